@@ -1,0 +1,200 @@
+"""Options: which passes run and with what settings.
+
+Users speak in flat names (``position_bits=12``, ``draco=True``, ``prune=False``): every pass has a
+switch named after it, and every field of a pass's options dataclass is a flat name of its own.
+The same names are used by the CLI (``--position-bits``), the API and the dashboard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from .errors import InvalidOptions
+from .passes import animation, dedup, draco, instance, join, meshopt, prune, quantize, reorder, weld
+
+# Order is the pipeline's: cleanup -> geometry -> encoding.
+PASS_MODULES = {
+    "prune": prune,
+    "dedup": dedup,
+    "join": join,
+    "instance": instance,
+    "weld": weld,
+    "animation": animation,
+    "quantize": quantize,
+    "reorder": reorder,
+    "meshopt": meshopt,
+    "draco": draco,
+}
+
+PASS_HELP = {
+    "prune": "remove unused nodes, meshes, materials, textures, accessors and attributes",
+    "dedup": "merge identical accessors, meshes, materials, textures and images",
+    "join": "merge compatible primitives and meshes",
+    "instance": "use EXT_mesh_gpu_instancing for repeated meshes",
+    "weld": "merge identical vertices",
+    "animation": "drop constant tracks and resample animations",
+    "quantize": "store vertex attributes as integers (KHR_mesh_quantization)",
+    "reorder": "reorder triangles and vertices for the GPU and for compression",
+    "meshopt": "compress geometry and animation with EXT_meshopt_compression",
+    "draco": "compress geometry with KHR_draco_mesh_compression",
+}
+
+
+@dataclass(frozen=True)
+class Options:
+    """One field per pass: its options, or None when the pass is off."""
+
+    prune: prune.PruneOptions | None = prune.DEFAULTS
+    dedup: dedup.DedupOptions | None = dedup.DEFAULTS
+    join: join.JoinOptions | None = join.DEFAULTS
+    instance: instance.InstanceOptions | None = None
+    weld: weld.WeldOptions | None = weld.DEFAULTS
+    animation: animation.AnimationOptions | None = animation.DEFAULTS
+    quantize: quantize.QuantizeOptions | None = quantize.DEFAULTS
+    reorder: reorder.ReorderOptions | None = reorder.DEFAULTS
+    meshopt: meshopt.MeshoptOptions | None = meshopt.DEFAULTS
+    draco: draco.DracoOptions | None = None
+    preset: str = "custom"
+
+    def __post_init__(self) -> None:
+        if self.meshopt is not None and self.draco is not None:
+            raise InvalidOptions("meshopt and draco cannot be combined: choose one mesh compression.")
+
+    def enabled(self) -> list[str]:
+        return [name for name in PASS_MODULES if getattr(self, name) is not None]
+
+    def flat(self) -> dict[str, Any]:
+        """The options as flat names (switches and fields of enabled passes)."""
+        out: dict[str, Any] = {"preset": self.preset}
+        for name in PASS_MODULES:
+            value = getattr(self, name)
+            out[name] = value is not None
+            if value is not None:
+                out.update(dataclasses.asdict(value))
+        return out
+
+    def override(self, changes: dict[str, Any]) -> Options:
+        """A copy with flat-named changes applied; raises InvalidOptions naming a bad field."""
+        result = self
+        for key, value in changes.items():
+            if key in PASS_MODULES:
+                if not isinstance(value, bool):
+                    raise InvalidOptions(f"Option '{key}' must be true or false.")
+                current = getattr(result, key)
+                if value and current is None:
+                    # One mesh codec at a time; Draco quantizes on its own, so it replaces quantize.
+                    extra = {"meshopt": {"draco": None}, "draco": {"meshopt": None, "quantize": None}}.get(key, {})
+                    result = replace(result, **{key: PASS_MODULES[key].DEFAULTS}, **extra)
+                elif not value:
+                    result = replace(result, **{key: None})
+                continue
+            owner = FIELD_OWNER.get(key)
+            if owner is None:
+                raise InvalidOptions(f"Unknown option '{key}'.")
+            cls = OPTION_CLASSES[owner]
+            value = _coerce(key, value, FIELD_TYPES[key])
+            current = getattr(result, owner)
+            if current is None:
+                extra = {"meshopt": None} if owner == "draco" else {"draco": None} if owner == "meshopt" else {}
+                current = cls()
+                result = replace(result, **extra)
+            result = replace(result, **{owner: replace(current, **{key: value})})
+        _check_ranges(result)
+        return result
+
+
+OPTION_CLASSES: dict[str, type] = {name: type(module.DEFAULTS) for name, module in PASS_MODULES.items()}
+FIELD_OWNER: dict[str, str] = {}
+FIELD_TYPES: dict[str, type] = {}
+for _name, _cls in OPTION_CLASSES.items():
+    _hints = typing.get_type_hints(_cls)
+    for _f in fields(_cls):
+        assert _f.name not in FIELD_OWNER and _f.name not in PASS_MODULES, f"option name {_f.name} is not unique"
+        FIELD_OWNER[_f.name] = _name
+        FIELD_TYPES[_f.name] = _hints[_f.name]
+
+
+def _coerce(key: str, value: Any, kind: Any) -> Any:
+    """Check a flat option's value against its declared type (bool, int, float, str, Literal)."""
+    origin = typing.get_origin(kind)
+    if origin is typing.Literal:
+        if value not in typing.get_args(kind):
+            choices = ", ".join(repr(a) for a in typing.get_args(kind))
+            raise InvalidOptions(f"Option '{key}' must be one of {choices}, not {value!r}.")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value is None:
+            return None
+        return _coerce(key, value, args[0])
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise InvalidOptions(f"Option '{key}' must be true or false.")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise InvalidOptions(f"Option '{key}' must be a whole number.")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidOptions(f"Option '{key}' must be a number.")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str):
+            raise InvalidOptions(f"Option '{key}' must be text.")
+        return value
+    return value
+
+
+# flat name -> (lowest, highest) for numeric options
+RANGES: dict[str, tuple[float, float]] = {
+    "position_bits": (1, 16),
+    "normal_bits": (1, 16),
+    "tangent_bits": (1, 16),
+    "texcoord_bits": (1, 16),
+    "color_bits": (1, 16),
+    "weight_bits": (1, 16),
+    "rotation_bits": (4, 16),
+    "translation_bits": (1, 24),
+    "scale_bits": (1, 24),
+    "draco_position_bits": (1, 30),
+    "draco_normal_bits": (1, 30),
+    "draco_texcoord_bits": (1, 30),
+    "draco_color_bits": (1, 30),
+    "draco_generic_bits": (1, 30),
+    "draco_compression_level": (0, 10),
+    "resample_tolerance": (0, 1),
+    "min_instances": (2, 1 << 20),
+}
+
+
+def _check_ranges(options: Options) -> None:
+    for key, value in options.flat().items():
+        bounds = RANGES.get(key)
+        if bounds and not isinstance(value, bool) and not bounds[0] <= value <= bounds[1]:
+            raise InvalidOptions(f"Option '{key}' must be between {bounds[0]:g} and {bounds[1]:g}, not {value}.")
+
+
+def schema() -> list[dict[str, Any]]:
+    """Every flat option with its type, default and the pass it belongs to (for the CLI, the API's
+    option schema and the dashboard's Advanced panel)."""
+    out: list[dict[str, Any]] = []
+    for name, module in PASS_MODULES.items():
+        out.append({"name": name, "type": "bool", "pass": name, "help": PASS_HELP[name]})
+        for f in fields(type(module.DEFAULTS)):
+            kind = FIELD_TYPES[f.name]
+            entry: dict[str, Any] = {"name": f.name, "pass": name, "default": getattr(module.DEFAULTS, f.name)}
+            if typing.get_origin(kind) is typing.Literal:
+                entry["type"] = "choice"
+                entry["choices"] = list(typing.get_args(kind))
+            else:
+                entry["type"] = getattr(kind, "__name__", str(kind))
+            if f.name in RANGES:
+                entry["min"], entry["max"] = RANGES[f.name]
+            entry["help"] = (f.metadata or {}).get("help", "")
+            out.append(entry)
+    return out

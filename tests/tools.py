@@ -1,0 +1,58 @@
+"""The reference tools the tests run: the Khronos glTF-Validator and glTF-Transform (npm packages
+installed in tools/node by `scripts/setup-node`, which `.ci/run` calls)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE_DIR = ROOT / "tools" / "node"
+VALIDATE = NODE_DIR / "validate.mjs"
+GLTF_TRANSFORM = NODE_DIR / "node_modules" / ".bin" / "gltf-transform"
+CORPUS = ROOT.parent / "shared" / "corpus"
+
+
+def have_validator() -> bool:
+    return shutil.which("node") is not None and (NODE_DIR / "node_modules" / "gltf-validator").is_dir()
+
+
+def need_validator() -> None:
+    if not have_validator():
+        pytest.skip("glTF-Validator not installed: run scripts/setup-node (needs node and npm)")
+
+
+def validate(*files: Path) -> list[dict]:
+    """One report per file: {"file", "errors", "warnings", "messages": [{code, severity, ...}]}."""
+    need_validator()
+    out = subprocess.run(
+        ["node", str(VALIDATE), *map(str, files)], capture_output=True, text=True, check=True, timeout=600
+    ).stdout
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def error_codes(report: dict) -> Counter:
+    if report.get("fatal"):
+        return Counter({"FATAL": 1})
+    return Counter(m["code"] for m in report["messages"] if m["severity"] == 0)
+
+
+def new_errors(before: dict, after: dict) -> dict[str, int]:
+    """Error codes the output has that the input did not have (or has more of)."""
+    b, a = error_codes(before), error_codes(after)
+    return {code: n for code, n in a.items() if n > b.get(code, 0)}
+
+
+def decoded_copy(src: Path, dst: Path) -> Path:
+    """`gltf-transform copy`: writes the model with meshopt/Draco data decoded, so the validator
+    can look inside it."""
+    need_validator()
+    if not GLTF_TRANSFORM.exists():
+        pytest.skip("gltf-transform not installed: run scripts/setup-node")
+    subprocess.run([str(GLTF_TRANSFORM), "copy", str(src), str(dst)], capture_output=True, check=True, timeout=300)
+    return dst
