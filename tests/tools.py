@@ -54,5 +54,7 @@ def decoded_copy(src: Path, dst: Path) -> Path:
     need_validator()
     if not GLTF_TRANSFORM.exists():
         pytest.skip("gltf-transform not installed: run scripts/setup-node")
-    subprocess.run([str(GLTF_TRANSFORM), "copy", str(src), str(dst)], capture_output=True, check=True, timeout=300)
+    subprocess.run(
+        [str(GLTF_TRANSFORM), "copy", str(src), str(dst)], capture_output=True, check=True, timeout=300
+    )
     return dst

@@ -83,7 +83,11 @@ def breakdown(gltf: dict, total: int, external_image_bytes: int = 0) -> ByteBrea
             view_cat.setdefault(v, cat)
     for mesh in gltf.get("meshes", []) or []:
         for prim in mesh.get("primitives", []) if isinstance(mesh, dict) else []:
-            ext = prim.get("extensions", {}).get("KHR_draco_mesh_compression") if isinstance(prim, dict) else None
+            ext = (
+                prim.get("extensions", {}).get("KHR_draco_mesh_compression")
+                if isinstance(prim, dict)
+                else None
+            )
             if isinstance(ext, dict):
                 for v in _ints(ext.get("bufferView")):
                     view_cat[v] = "geometry"
@@ -101,7 +105,11 @@ def breakdown(gltf: dict, total: int, external_image_bytes: int = 0) -> ByteBrea
         length = b.get("byteLength", 0) if isinstance(b, dict) else 0
         stored = len(uri) if isinstance(uri, str) and uri.startswith("data:") else length
         exts = b.get("extensions", {}) if isinstance(b, dict) else {}
-        fallback = any(isinstance(e, dict) and e.get("fallback") for e in exts.values()) if isinstance(exts, dict) else False
+        fallback = (
+            any(isinstance(e, dict) and e.get("fallback") for e in exts.values())
+            if isinstance(exts, dict)
+            else False
+        )
         scale.append(0.0 if fallback or not length else stored / length)
     for i, v in enumerate(views):
         if not isinstance(v, dict):
@@ -113,7 +121,11 @@ def breakdown(gltf: dict, total: int, external_image_bytes: int = 0) -> ByteBrea
         length = src.get("byteLength", 0)
         if not isinstance(b, int) or not 0 <= b < len(scale) or not isinstance(length, int):
             continue
-        setattr(result, view_cat.get(i, "other"), getattr(result, view_cat.get(i, "other")) + int(length * scale[b]))
+        setattr(
+            result,
+            view_cat.get(i, "other"),
+            getattr(result, view_cat.get(i, "other")) + int(length * scale[b]),
+        )
     result.textures += external_image_bytes
     counted = result.geometry + result.textures + result.animation
     result.other = max(0, total - counted)

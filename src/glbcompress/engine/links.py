@@ -47,6 +47,20 @@ LINKS: dict[str, list[tuple[str, str]]] = {
     ],
 }
 
+SINGULAR = {
+    "scenes": "scene",
+    "nodes": "node",
+    "meshes": "mesh",
+    "materials": "material",
+    "textures": "texture",
+    "images": "image",
+    "samplers": "sampler",
+    "accessors": "accessor",
+    "cameras": "camera",
+    "skins": "skin",
+    "animations": "animation",
+}
+
 POINTER_RE = re.compile(r"^/(nodes|meshes|materials|textures|images|samplers|cameras|skins)/(\d+)(/.*)?$")
 
 
@@ -122,7 +136,7 @@ def _link_slot(doc: Document, container: Any, key: Any, target: str, where: str)
     objects = doc.collection(target)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(objects):
         raise InvalidModel(
-            f"{where} refers to {target.rstrip('s')} {value!r}, but the model has {len(objects)} {target}."
+            f"{where} refers to {SINGULAR[target]} {value!r}, but the model has {len(objects)} {target}."
         )
     container[key] = objects[value]
 
@@ -132,7 +146,9 @@ def _link_animation(doc: Document, animation: dict, index: int) -> None:
     for channel in animation.get("channels", []):
         value = channel.get("sampler")
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < len(samplers):
-            raise InvalidModel(f"animations[{index}] has a channel that refers to a missing sampler {value!r}.")
+            raise InvalidModel(
+                f"animations[{index}] has a channel that refers to a missing sampler {value!r}."
+            )
         channel["sampler"] = samplers[value]
         pointer = channel.get("target", {}).get("extensions", {}).get("KHR_animation_pointer")
         if isinstance(pointer, dict) and isinstance(pointer.get("pointer"), str):
@@ -141,7 +157,9 @@ def _link_animation(doc: Document, animation: dict, index: int) -> None:
                 objects = doc.collection(match.group(1))
                 j = int(match.group(2))
                 if j >= len(objects):
-                    raise InvalidModel(f"animations[{index}] points at {pointer['pointer']}, which does not exist.")
+                    raise InvalidModel(
+                        f"animations[{index}] points at {pointer['pointer']}, which does not exist."
+                    )
                 pointer["pointer"] = Pointer(objects[j], match.group(1), match.group(3) or "")
 
 

@@ -87,7 +87,9 @@ class Options:
                 current = getattr(result, key)
                 if value and current is None:
                     # One mesh codec at a time; Draco quantizes on its own, so it replaces quantize.
-                    extra = {"meshopt": {"draco": None}, "draco": {"meshopt": None, "quantize": None}}.get(key, {})
+                    extra = {"meshopt": {"draco": None}, "draco": {"meshopt": None, "quantize": None}}.get(
+                        key, {}
+                    )
                     result = replace(result, **{key: PASS_MODULES[key].DEFAULTS}, **extra)
                 elif not value:
                     result = replace(result, **{key: None})
@@ -99,7 +101,9 @@ class Options:
             value = _coerce(key, value, FIELD_TYPES[key])
             current = getattr(result, owner)
             if current is None:
-                extra = {"meshopt": None} if owner == "draco" else {"draco": None} if owner == "meshopt" else {}
+                extra = (
+                    {"meshopt": None} if owner == "draco" else {"draco": None} if owner == "meshopt" else {}
+                )
                 current = cls()
                 result = replace(result, **extra)
             result = replace(result, **{owner: replace(current, **{key: value})})
@@ -113,7 +117,9 @@ FIELD_TYPES: dict[str, type] = {}
 for _name, _cls in OPTION_CLASSES.items():
     _hints = typing.get_type_hints(_cls)
     for _f in fields(_cls):
-        assert _f.name not in FIELD_OWNER and _f.name not in PASS_MODULES, f"option name {_f.name} is not unique"
+        assert _f.name not in FIELD_OWNER and _f.name not in PASS_MODULES, (
+            f"option name {_f.name} is not unique"
+        )
         FIELD_OWNER[_f.name] = _name
         FIELD_TYPES[_f.name] = _hints[_f.name]
 
@@ -176,7 +182,9 @@ def _check_ranges(options: Options) -> None:
     for key, value in options.flat().items():
         bounds = RANGES.get(key)
         if bounds and not isinstance(value, bool) and not bounds[0] <= value <= bounds[1]:
-            raise InvalidOptions(f"Option '{key}' must be between {bounds[0]:g} and {bounds[1]:g}, not {value}.")
+            raise InvalidOptions(
+                f"Option '{key}' must be between {bounds[0]:g} and {bounds[1]:g}, not {value}."
+            )
 
 
 def schema() -> list[dict[str, Any]]:
@@ -187,7 +195,11 @@ def schema() -> list[dict[str, Any]]:
         out.append({"name": name, "type": "bool", "pass": name, "help": PASS_HELP[name]})
         for f in fields(type(module.DEFAULTS)):
             kind = FIELD_TYPES[f.name]
-            entry: dict[str, Any] = {"name": f.name, "pass": name, "default": getattr(module.DEFAULTS, f.name)}
+            entry: dict[str, Any] = {
+                "name": f.name,
+                "pass": name,
+                "default": getattr(module.DEFAULTS, f.name),
+            }
             if typing.get_origin(kind) is typing.Literal:
                 entry["type"] = "choice"
                 entry["choices"] = list(typing.get_args(kind))

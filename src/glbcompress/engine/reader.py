@@ -50,6 +50,8 @@ def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Document:
     if not path.is_file():
         raise InvalidModel(f"{path.name}: no such file.")
     data = map_file(path)
+    if not len(data):
+        raise InvalidModel(f"{path.name}: the file is empty.")
     if bytes(data[:4]) == GLB_MAGIC:
         gltf, bin_chunk = parse_glb(data, limits)
     else:
@@ -68,9 +70,13 @@ def parse_glb(data: memoryview, limits: Limits) -> tuple[dict, memoryview | None
     if version != 2:
         raise UnsupportedModel(f"GLB version {version} is not supported; only glTF 2.0 (GLB version 2).")
     if length > len(data):
-        raise InvalidModel(f"The GLB header declares {length} bytes but the file has {len(data)}: it is truncated.")
+        raise InvalidModel(
+            f"The GLB header declares {length} bytes but the file has {len(data)}: it is truncated."
+        )
     if length < 20:
-        raise InvalidModel("The GLB file has no JSON chunk.")
+        raise InvalidModel(
+            f"The GLB header declares {length} bytes, too few for the JSON chunk: the file is damaged."
+        )
     chunks: list[tuple[int, memoryview]] = []
     offset = 12
     while offset < length:
@@ -88,12 +94,12 @@ def parse_glb(data: memoryview, limits: Limits) -> tuple[dict, memoryview | None
         raise InvalidModel("The first GLB chunk must be the JSON chunk.")
     gltf = parse_json(chunks[0][1], limits)
     bin_chunk = None
-    for chunk_type, chunk in chunks[1:]:
+    for position, (chunk_type, chunk) in enumerate(chunks[1:], start=1):
         if chunk_type == CHUNK_JSON:
             raise InvalidModel("The GLB file has more than one JSON chunk.")
         if chunk_type == CHUNK_BIN:
-            if bin_chunk is not None:
-                raise InvalidModel("The GLB file has more than one BIN chunk.")
+            if position != 1:
+                raise InvalidModel("The GLB BIN chunk must directly follow the JSON chunk.")
             bin_chunk = chunk
     return gltf, bin_chunk
 
@@ -116,7 +122,9 @@ def parse_json(data: memoryview | bytes, limits: Limits) -> dict:
     try:
         gltf = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise InvalidModel(f"The glTF JSON is invalid: {exc.msg} at line {exc.lineno}, column {exc.colno}.") from exc
+        raise InvalidModel(
+            f"The glTF JSON is invalid: {exc.msg} at line {exc.lineno}, column {exc.colno}."
+        ) from exc
     except RecursionError as exc:
         raise LimitExceeded("The glTF JSON is nested too deeply.") from exc
     if not isinstance(gltf, dict):
@@ -158,7 +166,7 @@ def _build(
 ) -> tuple[Document, ByteBreakdown]:
     asset = gltf.get("asset")
     if not isinstance(asset, dict) or not str(asset.get("version", "")).startswith("2"):
-        raise UnsupportedModel("Only glTF 2.0 is supported (the asset.version field must be \"2.0\").")
+        raise UnsupportedModel('Only glTF 2.0 is supported (the asset.version field must be "2.0").')
     check_required(gltf)
     budget = _Budget(limits)
     for key in (*COLLECTIONS, "buffers", "bufferViews"):
@@ -170,14 +178,24 @@ def _build(
     accessors = [_read_accessor(i, a, views, limits, budget) for i, a in enumerate(gltf["accessors"])]
     image_files: dict[str, int] = {}
     images = [_read_image(i, im, views, base, limits, image_files) for i, im in enumerate(gltf["images"])]
-    stats = breakdown(gltf, file_bytes + sum(external.values()) + sum(image_files.values()), sum(image_files.values()))
+    stats = breakdown(
+        gltf, file_bytes + sum(external.values()) + sum(image_files.values()), sum(image_files.values())
+    )
 
     # Draco streams are linked as Blobs so the draco codec can decode them after linking.
     for m, mesh in enumerate(gltf.get("meshes", [])):
-        for p, prim in enumerate(mesh.get("primitives", []) if isinstance(mesh.get("primitives"), list) else []):
-            ext = prim.get("extensions", {}).get("KHR_draco_mesh_compression") if isinstance(prim, dict) else None
+        for p, prim in enumerate(
+            mesh.get("primitives", []) if isinstance(mesh.get("primitives"), list) else []
+        ):
+            ext = (
+                prim.get("extensions", {}).get("KHR_draco_mesh_compression")
+                if isinstance(prim, dict)
+                else None
+            )
             if isinstance(ext, dict):
-                v = _int(ext, "bufferView", f"meshes[{m}].primitives[{p}].extensions.KHR_draco_mesh_compression")
+                v = _int(
+                    ext, "bufferView", f"meshes[{m}].primitives[{p}].extensions.KHR_draco_mesh_compression"
+                )
                 if v >= len(views):
                     raise InvalidModel(f"meshes[{m}].primitives[{p}]: Draco bufferView {v} does not exist.")
                 ext["bufferView"] = Blob(bytes(views[v][0]))
@@ -196,6 +214,7 @@ def _build(
     from .codecs.draco import decode_draco_primitives
 
     decode_draco_primitives(doc, limits)
+    check_geometry(doc)
     for name in (*MESHOPT_EXTENSIONS, "KHR_draco_mesh_compression"):
         doc.drop_extension(name)
     return doc, stats
@@ -291,7 +310,9 @@ def _read_accessor(
     if "bufferView" in a:
         v = _int(a, "bufferView", where)
         if v >= len(views):
-            raise InvalidModel(f"{where} refers to bufferView {v}, but the model has {len(views)} bufferViews.")
+            raise InvalidModel(
+                f"{where} refers to bufferView {v}, but the model has {len(views)} bufferViews."
+            )
         view, stride = views[v]
         data = acc.decode(view, _int(a, "byteOffset", where, default=0), count, type_, ctype, stride, where)
     else:
@@ -303,10 +324,14 @@ def _read_accessor(
     return Accessor(data, type_, bool(a.get("normalized", False)), props, sparse=sparse is not None)
 
 
-def _apply_sparse(data: np.ndarray, sparse: Any, views: list[tuple[memoryview, int | None]], where: str) -> np.ndarray:
+def _apply_sparse(
+    data: np.ndarray, sparse: Any, views: list[tuple[memoryview, int | None]], where: str
+) -> np.ndarray:
     where = f"{where}.sparse"
-    if not isinstance(sparse, dict) or not isinstance(sparse.get("indices"), dict) or not isinstance(
-        sparse.get("values"), dict
+    if (
+        not isinstance(sparse, dict)
+        or not isinstance(sparse.get("indices"), dict)
+        or not isinstance(sparse.get("values"), dict)
     ):
         raise InvalidModel(f"{where} must have indices and values.")
     n = _int(sparse, "count", where, minimum=1)
@@ -320,7 +345,9 @@ def _apply_sparse(data: np.ndarray, sparse: Any, views: list[tuple[memoryview, i
     vv = _int(val, "bufferView", f"{where}.values")
     if iv >= len(views) or vv >= len(views):
         raise InvalidModel(f"{where} refers to a bufferView that does not exist.")
-    indices = acc.decode(views[iv][0], _int(ind, "byteOffset", where, default=0), n, "SCALAR", ictype, None, where)
+    indices = acc.decode(
+        views[iv][0], _int(ind, "byteOffset", where, default=0), n, "SCALAR", ictype, None, where
+    )
     cols = data.shape[1]
     type_ = {1: "SCALAR", 2: "VEC2", 3: "VEC3", 4: "VEC4", 9: "MAT3", 16: "MAT4"}.get(cols, "MAT2")
     ctype = next(k for k, v in COMPONENT_DTYPES.items() if v == data.dtype)
@@ -386,6 +413,7 @@ def _read_image(
 
 
 def _check_meshes(doc: Document) -> None:
+    """Structure checks before linking."""
     for m, mesh in enumerate(doc.meshes):
         prims = mesh.get("primitives")
         if not isinstance(prims, list) or not prims or not all(isinstance(p, dict) for p in prims):
@@ -393,3 +421,30 @@ def _check_meshes(doc: Document) -> None:
         for p, prim in enumerate(prims):
             if not isinstance(prim.get("attributes"), dict):
                 raise InvalidModel(f"meshes[{m}].primitives[{p}] has no attributes.")
+            targets = prim.get("targets", [])
+            if not isinstance(targets, list) or not all(isinstance(t, dict) for t in targets):
+                raise InvalidModel(f"meshes[{m}].primitives[{p}].targets must be a list of objects.")
+
+
+def check_geometry(doc: Document) -> None:
+    """Data checks after linking and decoding: equal attribute counts, indices in range, finite
+    floats (NaN or infinity in a model breaks bounds, normals and every viewer)."""
+    for m, mesh in enumerate(doc.meshes):
+        for p, prim in enumerate(mesh["primitives"]):
+            where = f"meshes[{m}].primitives[{p}]"
+            attributes = [a for t in [prim["attributes"], *prim.get("targets", [])] for a in t.values()]
+            counts = {a.count for a in attributes}
+            if len(counts) > 1:
+                raise InvalidModel(f"{where}: its attributes have different counts {sorted(counts)}.")
+            indices = prim.get("indices")
+            if indices is not None and counts and indices.count:
+                if indices.data.dtype.kind == "f" or indices.type != "SCALAR":
+                    raise InvalidModel(f"{where}: indices must be unsigned integer scalars.")
+                top = int(indices.data.max())
+                if top >= next(iter(counts)):
+                    raise InvalidModel(
+                        f"{where}: index {top} is out of range for {next(iter(counts))} vertices."
+                    )
+    for i, a in enumerate(doc.accessors):
+        if a.data.dtype.kind == "f" and not np.isfinite(a.data).all():
+            raise InvalidModel(f"accessors[{i}] contains NaN or infinite values.")

@@ -42,14 +42,18 @@ def resolve_path(uri: str, base: Path, where: str) -> Path:
     """The file a relative URI names, guaranteed to be inside base (the model's folder)."""
     if SCHEME_RE.match(uri):
         scheme = uri.split(":", 1)[0].lower()
-        raise UnsupportedModel(f"{where}: URI scheme '{scheme}:' is not allowed; only files next to the model.")
+        raise UnsupportedModel(
+            f"{where}: URI scheme '{scheme}:' is not allowed; only files next to the model."
+        )
     if "?" in uri or "#" in uri:
         uri = re.split(r"[?#]", uri, maxsplit=1)[0]
     name = unquote(uri)
     if not name or "\x00" in name:
         raise InvalidModel(f"{where}: empty or malformed URI.")
     if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
-        raise UnsupportedModel(f"{where}: absolute path '{name}' is not allowed; only files next to the model.")
+        raise UnsupportedModel(
+            f"{where}: absolute path '{name}' is not allowed; only files next to the model."
+        )
     base_real = Path(os.path.realpath(base))
     target = Path(os.path.realpath(base_real / name.replace("\\", "/")))
     if target != base_real and base_real not in target.parents:

@@ -153,7 +153,10 @@ class _Writer:
             buffers.append({"byteLength": self.bin.length})
         if self.uses_meshopt:
             buffers.append(
-                {"byteLength": self.fallback_length, "extensions": {"EXT_meshopt_compression": {"fallback": True}}}
+                {
+                    "byteLength": self.fallback_length,
+                    "extensions": {"EXT_meshopt_compression": {"fallback": True}},
+                }
             )
             fallback_index = len(buffers) - 1
             for view in self.views:
@@ -268,7 +271,11 @@ class _Writer:
         offset = 0
         for i, data, a in members:
             rows = a.filtered if (filter_ and a.filtered is not None) else None
-            raw = rows.tobytes() if rows is not None else acc.encode(data, a.type, stride if kind == "vertex" else None)
+            raw = (
+                rows.tobytes()
+                if rows is not None
+                else acc.encode(data, a.type, stride if kind == "vertex" else None)
+            )
             if offset:
                 out[i]["byteOffset"] = offset
             chunks.append(raw)
@@ -291,7 +298,12 @@ class _Writer:
             self._view(self.bin.add(data), len(data), **fields)
         else:
             ext_offset = self.bin.add(compressed[0])
-            ext = {"buffer": 0, "byteOffset": ext_offset, "byteLength": len(compressed[0]), "byteStride": stride}
+            ext = {
+                "buffer": 0,
+                "byteOffset": ext_offset,
+                "byteLength": len(compressed[0]),
+                "byteStride": stride,
+            }
             ext.update(compressed[1])
             fb_offset = self.fallback_length
             self.fallback_length += len(data) + (-len(data) % 4)

@@ -49,7 +49,10 @@ def encode_stream(kind: str, stride: int, filter_: str | None, data: bytes) -> t
                 "mode": "TRIANGLES",
                 "count": count,
             }
-        return meshopt.encode_gltf_buffer(indices.astype(np.uint32), "INDICES", 0), {"mode": "INDICES", "count": count}
+        return meshopt.encode_gltf_buffer(indices.astype(np.uint32), "INDICES", 0), {
+            "mode": "INDICES",
+            "count": count,
+        }
     if stride % 4 or stride > 256 or len(data) % stride:
         return None
     rows = np.frombuffer(data, dtype=np.uint8).reshape(-1, stride)
