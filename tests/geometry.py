@@ -55,11 +55,11 @@ def _instances(node: dict) -> np.ndarray:
     return m
 
 
-def drawn_points(doc: Document) -> np.ndarray:
-    """World-space positions of every vertex every scene draws."""
+def _drawn(doc: Document) -> list[tuple[np.ndarray, dict]]:
+    """(world-space positions, primitive) for every primitive instance the scenes draw."""
     nodes = list(doc.scene_nodes())
     worlds = {id(n): w for n, w in nodes}
-    parts = [np.zeros((0, 3))]
+    out = []
     for node, world in nodes:
         mesh = node.get("mesh")
         if not isinstance(mesh, dict):
@@ -70,12 +70,35 @@ def drawn_points(doc: Document) -> np.ndarray:
                 continue
             p = pos.floats().astype(np.float64)
             if node.get("skin") is not None and "JOINTS_0" in prim["attributes"]:
-                parts.append(_skinned(prim, node["skin"], worlds, p))
+                out.append((_skinned(prim, node["skin"], worlds, p), prim))
                 continue
             homo = np.concatenate([p, np.ones((len(p), 1))], 1)
-            for inst in _instances(node):
-                parts.append((homo @ (world @ inst).T)[:, :3])
-    return np.concatenate(parts)
+            out.extend(((homo @ (world @ inst).T)[:, :3], prim) for inst in _instances(node))
+    return out
+
+
+def drawn_points(doc: Document) -> np.ndarray:
+    """World-space positions of every vertex every scene draws."""
+    return np.concatenate([np.zeros((0, 3))] + [p for p, _prim in _drawn(doc)])
+
+
+def drawn_area(doc: Document) -> float:
+    """Total world-space area of the triangle lists the scenes draw (degenerate triangles add 0)."""
+    total = 0.0
+    for points, prim in _drawn(doc):
+        if prim.get("mode", 4) != 4:
+            continue
+        indices = prim.get("indices")
+        order = (
+            indices.data.reshape(-1).astype(np.int64)
+            if isinstance(indices, Accessor)
+            else np.arange(len(points))
+        )
+        tri = points[order[: len(order) // 3 * 3]].reshape(-1, 3, 3)
+        total += 0.5 * float(
+            np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1).sum()
+        )
+    return total
 
 
 def max_deviation(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,6 +1,37 @@
-"""glbcompress: make glTF/GLB models small and fast to load without visible loss."""
+"""glbcompress: make glTF/GLB models small and fast to load without visible loss.
 
-from .engine.api import Options, Report, compress
+>>> import glbcompress
+>>> report = glbcompress.compress("in.glb", "out.glb", {"position_bits": 12})
+>>> print(report.input_bytes, "->", report.output_bytes)
+"""
 
-__all__ = ["Options", "Report", "compress"]
+from .engine.api import (
+    EngineError,
+    InvalidModel,
+    InvalidOptions,
+    LimitExceeded,
+    Limits,
+    Options,
+    Report,
+    UnsupportedModel,
+    compress,
+    presets,
+    resolve,
+    schema,
+)
+
+__all__ = [
+    "EngineError",
+    "InvalidModel",
+    "InvalidOptions",
+    "LimitExceeded",
+    "Limits",
+    "Options",
+    "Report",
+    "UnsupportedModel",
+    "compress",
+    "presets",
+    "resolve",
+    "schema",
+]
 __version__ = "0.1.0"

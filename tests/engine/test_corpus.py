@@ -14,7 +14,7 @@ import pytest
 from glbcompress.engine.api import compress, resolve
 from glbcompress.engine.reader import read
 from glbcompress.engine.report import scene_stats
-from tests.geometry import diagonal, drawn_points, max_deviation
+from tests.geometry import diagonal, drawn_area, drawn_points, max_deviation
 from tests.tools import CORPUS, decoded_copy, new_errors, validate
 
 PUBLIC = CORPUS / "public"
@@ -52,6 +52,7 @@ def _need_corpus() -> None:
 def test_corpus_model(model: Path, tmp_path: Path) -> None:
     source = read(model)
     points = drawn_points(source)
+    area = drawn_area(source)
     stats = scene_stats(source)
     outputs: dict[str, Path] = {}
     for preset in PRESETS:
@@ -66,9 +67,13 @@ def test_corpus_model(model: Path, tmp_path: Path) -> None:
 
         result = read(out)
         after = scene_stats(result)
-        assert after.triangles == stats.triangles, (
-            f"{preset}: triangles {stats.triangles} -> {after.triangles}"
-        )
+        # Only degenerate triangles (no area, nothing drawn) may go, and not in the lossless preset.
+        if preset == "lossless":
+            assert after.triangles == stats.triangles, f"triangles {stats.triangles} -> {after.triangles}"
+        else:
+            assert after.triangles <= stats.triangles
+            new_area = drawn_area(result)
+            assert abs(new_area - area) <= 1e-3 * area, f"{preset}: drawn area {area:.6g} -> {new_area:.6g}"
         assert after.animations <= stats.animations
         assert after.skins <= stats.skins
         deviation = max_deviation(points, drawn_points(result))

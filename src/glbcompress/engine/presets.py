@@ -6,15 +6,15 @@ from dataclasses import replace
 
 from .errors import InvalidOptions
 from .options import Options
-from .passes import animation, dedup, join, meshopt, prune
+from .passes import animation, dedup, instance, join, meshopt, prune, weld
 
 PRESET_HELP = {
     "lossless": "No quantization and nothing that changes a vertex: unused data removed, duplicates merged, "
-    "geometry compressed losslessly with Meshopt.",
+    "geometry compressed losslessly with Meshopt; even degenerate triangles stay.",
     "balanced": "Visually lossless (default): quantized geometry (14-bit positions), resampled animation, "
     "Meshopt compression.",
-    "max": "Smallest output that stays valid and faithful: also merges named nodes and meshes and uses GPU "
-    "instancing.",
+    "max": "Smallest output that stays valid and faithful: also merges named nodes and meshes, and draws "
+    "repeated meshes with GPU instancing (EXT_mesh_gpu_instancing, required).",
 }
 
 DEFAULT_PRESET = "balanced"
@@ -25,7 +25,10 @@ def _lossless() -> Options:
         join=None,
         instance=None,
         quantize=None,
-        animation=replace(animation.DEFAULTS, resample=False, quantize_rotations=False),
+        weld=replace(weld.DEFAULTS, drop_degenerate=False),
+        animation=replace(
+            animation.DEFAULTS, resample=False, quantize_rotations=False, quantize_weights=False
+        ),
         meshopt=replace(meshopt.DEFAULTS, filters=False),
         preset="lossless",
     )
@@ -40,7 +43,7 @@ def _max() -> Options:
         prune=replace(prune.DEFAULTS, keep_named_nodes=False),
         dedup=replace(dedup.DEFAULTS, keep_unique_names=False),
         join=replace(join.DEFAULTS, join_named=True),
-        instance=None,
+        instance=replace(instance.DEFAULTS, instance_named=True),
         preset="max",
     )
 

@@ -26,6 +26,8 @@ ARRAY_BUFFER = 34962
 ELEMENT_ARRAY_BUFFER = 34963
 ROOT_ORDER = ("asset", "extensionsUsed", "extensionsRequired", "scene", *COLLECTIONS)
 POINTS_LINES_STRIPS = (0, 1, 2, 3, 5, 6)
+MESHOPT_VIEW_JSON = 100
+"""Extra JSON bytes of a bufferView stored with EXT_meshopt_compression rather than plain."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class WriteResult:
 class _Role:
     kind: str  # "vertex", "triangles", "indices", "animation-input", "animation", "other"
     group: str  # what streams of equal kind share, e.g. "NORMAL" or "TEXCOORD"
+    per_row: int = 1  # elements that belong together in one meshopt row (a keyframe of morph weights)
 
 
 def accessor_roles(doc: Document, keep: set[int]) -> dict[int, _Role]:
@@ -64,7 +67,9 @@ def accessor_roles(doc: Document, keep: set[int]) -> dict[int, _Role]:
             put(a, _Role("vertex", semantic.split("_")[0]))
         for target in prim.get("targets", []):
             for semantic, a in target.items():
-                put(a, _Role("vertex", "MORPH_" + semantic.split("_")[0]))
+                # Morph targets share their base attribute's stream where the layout matches: one
+                # bufferView less each (about 250 bytes on Horse, MorphStressTest, RobotExpressive).
+                put(a, _Role("vertex", semantic.split("_")[0]))
     for anim in doc.animations:
         for sampler in anim.get("samplers", []):
             put(sampler.get("input"), _Role("animation-input", "TIME"))
@@ -72,8 +77,31 @@ def accessor_roles(doc: Document, keep: set[int]) -> dict[int, _Role]:
             for channel in anim.get("channels", []):
                 if channel.get("sampler") is sampler:
                     path = str(channel.get("target", {}).get("path", "pointer"))
-            put(sampler.get("output"), _Role("animation", path))
+            put(
+                sampler.get("output"),
+                _Role("animation", path, _weights_per_key(sampler) if path == "weights" else 1),
+            )
     return roles
+
+
+def _weights_per_key(sampler: dict) -> int:
+    """Morph weights per keyframe of a weights sampler's output (1 if it does not add up)."""
+    inp, out = sampler.get("input"), sampler.get("output")
+    if not isinstance(inp, Accessor) or not isinstance(out, Accessor) or not inp.count:
+        return 1
+    per_key = out.count // (3 if sampler.get("interpolation") == "CUBICSPLINE" else 1)
+    return per_key // inp.count if per_key % inp.count == 0 else 1
+
+
+def _row_bytes(esize: int, per_row: int) -> int:
+    """Bytes per meshopt row of data that is not a vertex stream: a whole keyframe of morph
+    weights when that fits (meshopt predicts each byte from the row before, so rows should hold the
+    same targets: three times smaller measured on MorphStressTest), else one element, else four
+    bytes (meshopt rows are multiples of four; groups are padded to four bytes)."""
+    wide = esize * per_row
+    if per_row > 1 and wide % 4 == 0 and wide <= 256:
+        return wide
+    return esize if esize % 4 == 0 else 4
 
 
 class _Bin:
@@ -116,6 +144,8 @@ class _Writer:
         self.fallback_length = 0
         self.views: list[dict] = []
         self.index_of: dict[int, int] = {}
+        self.blob_views: dict[int, int] = {}
+        self.sparse_index_views: dict[bytes, int] = {}
         self.uses_meshopt = False
 
     def build(self) -> dict:
@@ -182,7 +212,10 @@ class _Writer:
         if isinstance(value, Pointer):
             return f"/{value.collection}/{self.index_of[id(value.target)]}{value.rest}"
         if isinstance(value, Blob):
-            return self._view(self.bin.add(value.data), len(value.data))
+            # Primitives that share one stream share its bufferView.
+            if id(value) not in self.blob_views:
+                self.blob_views[id(value)] = self._view(self.bin.add(value.data), len(value.data))
+            return self.blob_views[id(value)]
         if isinstance(value, (Accessor, Image)):
             raise AssertionError("an accessor or image is referenced but not in the document's lists")
         return value
@@ -225,7 +258,7 @@ class _Writer:
                 entry["normalized"] = True
             entry["count"] = len(data)
             entry["type"] = a.type
-            if role.group in ("POSITION", "MORPH_POSITION") or role.kind == "animation-input":
+            if role.group == "POSITION" or role.kind == "animation-input":
                 entry["min"], entry["max"] = _minmax(data)
             if a.draco:
                 out.append({**entry, **self._export(a.props)})
@@ -239,7 +272,7 @@ class _Writer:
             elif role.kind in ("triangles", "indices"):
                 stride = esize
             else:
-                stride = esize
+                stride = _row_bytes(esize, role.per_row)
             key = (role.kind, role.group, stride, a.meshopt_filter if self.options.meshopt else None)
             groups.setdefault(key, []).append((i, data, a))
             out.append({**entry, **self._export(a.props)})
@@ -250,15 +283,20 @@ class _Writer:
     def _write_sparse(self, entry: dict, data: np.ndarray, a: Accessor) -> bool:
         """Store data as sparse over zeros if that is smaller than storing it densely."""
         rows = np.flatnonzero(np.any(data != 0, axis=1))
-        if len(rows) * 3 >= len(data) or not len(rows):
+        if not len(rows):
+            return True  # all zeros: an accessor without a bufferView reads as zeros
+        if len(rows) * 3 >= len(data):
             return False
         itype = np.uint8 if len(data) <= 256 else np.uint16 if len(data) <= 65536 else np.uint32
         index_bytes = rows.astype(itype).tobytes()
         values = acc.encode(data[rows], a.type)
+        # Morph targets often change the same vertices: equal index lists share one bufferView.
+        if index_bytes not in self.sparse_index_views:
+            self.sparse_index_views[index_bytes] = self._view(self.bin.add(index_bytes), len(index_bytes))
         entry["sparse"] = {
             "count": len(rows),
             "indices": {
-                "bufferView": self._view(self.bin.add(index_bytes), len(index_bytes)),
+                "bufferView": self.sparse_index_views[index_bytes],
                 "componentType": {np.uint8: 5121, np.uint16: 5123, np.uint32: 5125}[itype],
             },
             "values": {"bufferView": self._view(self.bin.add(values), len(values))},
@@ -267,25 +305,7 @@ class _Writer:
 
     def _group(self, key: tuple, members: list[tuple[int, np.ndarray, Accessor]], out: list[dict]) -> None:
         kind, _group, stride, filter_ = key
-        chunks = []
-        offset = 0
-        for i, data, a in members:
-            rows = a.filtered if (filter_ and a.filtered is not None) else None
-            raw = (
-                rows.tobytes()
-                if rows is not None
-                else acc.encode(data, a.type, stride if kind == "vertex" else None)
-            )
-            if offset:
-                out[i]["byteOffset"] = offset
-            chunks.append(raw)
-            offset += len(raw)
-            # Index streams stay contiguous (a pad would read as extra indices); others keep four-byte starts.
-            pad = 0 if kind in ("triangles", "indices") else -offset % 4
-            if pad:
-                chunks.append(b"\0" * pad)
-                offset += pad
-        data = b"".join(chunks)
+        data = self._pack(kind, stride, members, out, filtered=bool(filter_))
         fields: dict[str, Any] = {}
         if kind == "vertex":
             fields["byteStride"] = stride
@@ -294,6 +314,10 @@ class _Writer:
             fields["target"] = ELEMENT_ARRAY_BUFFER
         view_index = len(self.views)
         compressed = self._meshopt(kind, stride, filter_, data) if self.options.meshopt else None
+        if compressed is not None and len(compressed[0]) + MESHOPT_VIEW_JSON >= len(data):
+            compressed = None  # a tiny stream: storing it plain is smaller
+        if compressed is None and filter_:
+            data = self._pack(kind, stride, members, out, filtered=False)  # what a decoder would yield
         if compressed is None:
             self._view(self.bin.add(data), len(data), **fields)
         else:
@@ -319,6 +343,35 @@ class _Writer:
             self.uses_meshopt = True
         for i, _data, _a in members:
             out[i]["bufferView"] = view_index
+
+    def _pack(
+        self,
+        kind: str,
+        stride: int,
+        members: list[tuple[int, np.ndarray, Accessor]],
+        out: list[dict],
+        filtered: bool,
+    ) -> bytes:
+        """The group's bytes (meshopt-filtered rows where asked and present); sets byteOffsets."""
+        chunks = []
+        offset = 0
+        for i, data, a in members:
+            rows = a.filtered if (filtered and a.filtered is not None) else None
+            raw = (
+                rows.tobytes()
+                if rows is not None
+                else acc.encode(data, a.type, stride if kind == "vertex" else None)
+            )
+            if offset:
+                out[i]["byteOffset"] = offset
+            chunks.append(raw)
+            offset += len(raw)
+            # Index streams stay contiguous (a pad would read as extra indices); others keep four-byte starts.
+            pad = 0 if kind in ("triangles", "indices") else -offset % 4
+            if pad:
+                chunks.append(b"\0" * pad)
+                offset += pad
+        return b"".join(chunks)
 
     def _meshopt(self, kind: str, stride: int, filter_: str | None, data: bytes) -> tuple[bytes, dict] | None:
         from .codecs.meshopt_codec import encode_stream

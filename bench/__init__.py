@@ -1,0 +1,1 @@
+"""Benchmarks: glbcompress beside gltfpack and glTF-Transform (size, speed, validity, fidelity)."""

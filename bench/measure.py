@@ -1,0 +1,174 @@
+"""Measuring one model: run every configuration, validate the outputs, render and compare.
+
+The result of one configuration on one model is a plain dict (it goes to the JSON file as is):
+
+    {"model", "config", "tool", "ok", "error", "input_bytes", "output_bytes", "ratio",
+     "seconds", "seconds_runs", "peak_mb", "deterministic",
+     "validator": {"errors", "warnings", "new_errors"}, "decoded": {... or "error"},
+     "fidelity": {"ssim_min", "ssim_mean", "psnr_min", "psnr_mean", "ssim_views", "psnr_views"},
+     "render_error"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from . import metrics
+from .corpus import Model
+from .render import Renderer, RenderResult
+from .runners import Config, run_config
+from .validate import decoded_copy, new_errors, validate
+
+
+@dataclass(frozen=True)
+class Settings:
+    out: Path  # outputs go to out/<model>/<config>.glb
+    repeat: int = 1
+    timeout: float = 300.0
+    check_validity: bool = True
+    images: Path | None = None  # side-by-side renders are saved here when set
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", name).strip("-").lower()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def run_repeated(config: Config, model: Model, dst: Path, settings: Settings) -> dict[str, Any]:
+    """Run a configuration `repeat` times; time is the median, memory the peak of all runs."""
+    runs, digests = [], []
+    for _ in range(settings.repeat):
+        result = run_config(config, model.path, dst, settings.timeout)
+        runs.append(result)
+        if not result.ok:
+            break
+        digests.append(_digest(dst))
+    last = runs[-1]
+    row: dict[str, Any] = {
+        "model": model.name,
+        "config": config.name,
+        "tool": config.tool,
+        "ok": last.ok,
+        "error": last.error,
+        "input_bytes": model.input_bytes,
+        "seconds_runs": [round(r.seconds, 4) for r in runs],
+        "seconds": round(metrics.median(r.seconds for r in runs) or 0.0, 4),
+        "peak_mb": round(max(r.peak_mb for r in runs), 1),
+    }
+    if last.ok:
+        size = dst.stat().st_size
+        row.update(output_bytes=size, ratio=size / model.input_bytes, deterministic=len(set(digests)) == 1)
+    return row
+
+
+def _validity(input_report: dict, out_report: dict) -> dict[str, Any]:
+    if out_report.get("fatal"):
+        return {"error": out_report["fatal"], "new_errors": new_errors(input_report, out_report)}
+    return {
+        "errors": out_report["errors"],
+        "warnings": out_report["warnings"],
+        "new_errors": new_errors(input_report, out_report),
+    }
+
+
+def check_validity(model: Model, rows: list[dict], outputs: dict[str, Path]) -> dict:
+    """Validate the input, each output and a decoded copy of each; returns the input's report."""
+    copies: dict[str, Path] = {}
+    copy_errors: dict[str, str] = {}
+    for name, path in outputs.items():
+        copy = path.with_name(path.stem + ".decoded.glb")
+        error = decoded_copy(path, copy)
+        if error:
+            copy_errors[name] = error
+        else:
+            copies[name] = copy
+    files = [model.path, *outputs.values(), *copies.values()]
+    reports = validate(files)
+    input_report, rest = reports[0], reports[1:]
+    by_output = dict(zip(outputs, rest[: len(outputs)], strict=True))
+    by_copy = dict(zip(copies, rest[len(outputs) :], strict=True))
+    for row in rows:
+        name = row["config"]
+        if name in by_output:
+            row["validator"] = _validity(input_report, by_output[name])
+        if name in by_copy:
+            row["decoded"] = _validity(input_report, by_copy[name])
+        elif name in copy_errors:
+            row["decoded"] = {"error": copy_errors[name], "new_errors": {"DECODE_FAILED": 1}}
+    summary = {k: input_report.get(k) for k in ("errors", "warnings", "fatal") if k in input_report}
+    summary["error_codes"] = input_report.get("error_codes", {})
+    return summary
+
+
+def save_side_by_side(original: list[np.ndarray], output: list[np.ndarray], path: Path) -> None:
+    """One PNG: the original's views on top, the output's below."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    grid = np.concatenate([np.concatenate(original, axis=1), np.concatenate(output, axis=1)], axis=0)
+    Image.fromarray(grid).save(path)
+
+
+def check_fidelity(
+    renderer: Renderer, model: Model, rows: list[dict], outputs: dict[str, Path], settings: Settings
+) -> str:
+    """Render the original, then each output with the original's cameras; compare per view.
+
+    Returns the original's render error ('' when it rendered)."""
+    original: RenderResult = renderer.render(model.path)
+    if not original.ok:
+        return original.error
+    for row in rows:
+        path = outputs.get(row["config"])
+        if path is None:
+            continue
+        result = renderer.render(path, original.frame)
+        if not result.ok:
+            row["render_error"] = result.error
+            continue
+        row["fidelity"] = metrics.fidelity(original.images, result.images)
+        if settings.images is not None:
+            target = settings.images / slug(model.name) / f"{slug(row['config'])}.png"
+            save_side_by_side(original.images, result.images, target)
+    return ""
+
+
+def measure_model(
+    model: Model,
+    configs: list[Config],
+    settings: Settings,
+    renderer: Renderer | None,
+    step: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """Everything the bench knows about one model: its input figures and one row per config."""
+    folder = settings.out / slug(model.name)
+    folder.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    outputs: dict[str, Path] = {}
+    for config in configs:
+        step(f"{model.name}: {config.name}")
+        dst = folder / f"{slug(config.name)}.glb"
+        row = run_repeated(config, model, dst, settings)
+        rows.append(row)
+        if row["ok"]:
+            outputs[config.name] = dst
+    entry: dict[str, Any] = {"name": model.name, "path": str(model.path), "input_bytes": model.input_bytes}
+    if settings.check_validity:
+        step(f"{model.name}: validating")
+        entry["input_validator"] = check_validity(model, rows, outputs)
+    if renderer is not None:
+        step(f"{model.name}: rendering")
+        error = check_fidelity(renderer, model, rows, outputs, settings)
+        if error:
+            entry["render_error"] = error
+    entry["results"] = rows
+    return entry

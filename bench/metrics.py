@@ -1,0 +1,93 @@
+"""Image and summary statistics: SSIM, PSNR, geometric mean, median.
+
+SSIM follows Wang et al. (2004): an 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03 on
+8-bit values, computed per RGB channel and averaged. It is computed symmetrically, so identical
+images give exactly 1.0 (and the bench checks that before computing anything).
+
+    ssim(a, b)   # 1.0 for identical images, lower the more they differ
+    psnr(a, b)   # decibels; PSNR_IDENTICAL for identical images
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+PSNR_IDENTICAL = 100.0  # reported instead of infinity, so that means and JSON stay finite
+_C1 = (0.01 * 255) ** 2
+_C2 = (0.03 * 255) ** 2
+
+
+def _gaussian(sigma: float = 1.5, radius: int = 5) -> np.ndarray:
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    w = np.exp(-(x * x) / (2 * sigma * sigma))
+    return w / w.sum()
+
+
+_WINDOW = _gaussian().astype(np.float32)
+
+
+def _blur(img: np.ndarray) -> np.ndarray:
+    """Separable Gaussian filter over the first two axes, 'valid' region only (no padding)."""
+    n = len(_WINDOW)
+    rows = sum(w * img[k : img.shape[0] - n + 1 + k] for k, w in enumerate(_WINDOW))
+    return sum(w * rows[:, k : rows.shape[1] - n + 1 + k] for k, w in enumerate(_WINDOW))
+
+
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean structural similarity of two uint8 images of the same shape (H, W[, C])."""
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
+    if np.array_equal(a, b):
+        return 1.0
+    x = a.astype(np.float32).reshape(a.shape[0], a.shape[1], -1)
+    y = b.astype(np.float32).reshape(x.shape)
+    mx, my, xx, yy, xy = np.split(_blur(np.concatenate([x, y, x * x, y * y, x * y], axis=2)), 5, axis=2)
+    sxx = xx - mx * mx
+    syy = yy - my * my
+    sxy = xy - mx * my
+    num = (2 * mx * my + _C1) * (2 * sxy + _C2)
+    den = (mx * mx + my * my + _C1) * (sxx + syy + _C2)
+    return float(np.mean(num / den, dtype=np.float64))
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio in dB for 8-bit images; PSNR_IDENTICAL when they are equal."""
+    if a.shape != b.shape:
+        raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    if mse == 0:
+        return PSNR_IDENTICAL
+    return min(PSNR_IDENTICAL, 10 * math.log10(255.0**2 / mse))
+
+
+def fidelity(originals: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> dict:
+    """Per-view SSIM and PSNR of an output's views against the original's, with min and mean."""
+    if len(originals) != len(outputs):
+        raise ValueError("the original and the output must be rendered from the same views")
+    s = [ssim(a, b) for a, b in zip(originals, outputs, strict=True)]
+    p = [psnr(a, b) for a, b in zip(originals, outputs, strict=True)]
+    return {
+        "ssim_min": min(s),
+        "ssim_mean": sum(s) / len(s),
+        "psnr_min": min(p),
+        "psnr_mean": sum(p) / len(p),
+        "ssim_views": s,
+        "psnr_views": p,
+    }
+
+
+def geomean(values: Iterable[float]) -> float | None:
+    """Geometric mean of positive numbers; None for none."""
+    logs = [math.log(v) for v in values]
+    return math.exp(sum(logs) / len(logs)) if logs else None
+
+
+def median(values: Iterable[float]) -> float | None:
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

@@ -1,0 +1,317 @@
+"""Summaries, the engine-goal check, the markdown tables and the chart.
+
+Geometric means compare configurations on the same models: only those every selected
+configuration could process (the "common" models). A configuration that processed no model at
+all is left out of that rule (it would empty the set) and shows as failed everywhere. A model whose output does not render (while
+its original does) counts as worst-view SSIM 0 in the fidelity figures: a broken model is the
+worst fidelity there is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .metrics import geomean, median
+from .runners import ENGINE, GOAL_CONFIGS, GOAL_REFERENCE
+
+GOAL_MARGIN = 1.05  # no model may be more than 5% above the reference
+
+
+def rows_by_config(models: list[dict]) -> dict[str, dict[str, dict]]:
+    """config -> model name -> result row, in the order the configurations ran."""
+    table: dict[str, dict[str, dict]] = {}
+    for model in models:
+        for row in model["results"]:
+            table.setdefault(row["config"], {})[model["name"]] = row
+    return table
+
+
+def common_models(models: list[dict], configs: list[str]) -> list[str]:
+    """Models every one of configs processed (configs that processed none are not counted)."""
+    table = rows_by_config(models)
+    working = [c for c in configs if any(r["ok"] for r in table.get(c, {}).values())]
+    return [m["name"] for m in models if all(table[c].get(m["name"], {}).get("ok") for c in working)]
+
+
+def worst_ssim(row: dict, model: dict) -> float | None:
+    """Worst-view SSIM of a result: None when not rendered, 0.0 when only the output failed to render."""
+    if row.get("fidelity"):
+        return row["fidelity"]["ssim_min"]
+    if row.get("render_error") and not model.get("render_error"):
+        return 0.0
+    return None
+
+
+def _invalid(row: dict) -> bool:
+    return any((row.get(k) or {}).get("new_errors") for k in ("validator", "decoded"))
+
+
+def summarize(models: list[dict]) -> list[dict[str, Any]]:
+    """One line per configuration: failures, geomean ratio and medians over the common models."""
+    table = rows_by_config(models)
+    common = set(common_models(models, list(table)))
+    by_name = {m["name"]: m for m in models}
+    out = []
+    for config, rows in table.items():
+        shared = [r for name, r in rows.items() if name in common and r["ok"]]
+        ssims = [s for r in shared if (s := worst_ssim(r, by_name[r["model"]])) is not None]
+        ok = [r for r in rows.values() if r["ok"]]
+        out.append(
+            {
+                "config": config,
+                "tool": next(iter(rows.values()))["tool"],
+                "models": len(rows),
+                "failed": sorted(name for name, r in rows.items() if not r["ok"]),
+                "common": len(shared),
+                "geomean_ratio": geomean(r["ratio"] for r in shared),
+                "median_ssim_min": median(ssims),
+                "lowest_ssim_min": min(ssims) if ssims else None,
+                "median_seconds": median(r["seconds"] for r in shared),
+                "max_peak_mb": max((r["peak_mb"] for r in ok), default=None),
+                "new_validator_errors": sorted(r["model"] for r in ok if _invalid(r)),
+                "render_failures": sorted(r["model"] for r in ok if r.get("render_error")),
+                "nondeterministic": sorted(r["model"] for r in ok if r.get("deterministic") is False),
+            }
+        )
+    return out
+
+
+def engine_goal(models: list[dict]) -> dict[str, Any] | None:
+    """The engine issue's goal against gltfpack -cc: geomean bytes, no model > 5% above, median time.
+
+    None when either configuration was not run."""
+    table = rows_by_config(models)
+    if ENGINE not in table or GOAL_REFERENCE not in table:
+        return None
+    ours, ref = table[ENGINE], table[GOAL_REFERENCE]
+    both = [name for name in ref if ref[name]["ok"] and ours.get(name, {}).get("ok")]
+    above = sorted(
+        name
+        for name, r in ref.items()
+        if r["ok"]
+        and (not ours.get(name, {}).get("ok") or ours[name]["output_bytes"] > GOAL_MARGIN * r["output_bytes"])
+    )
+    g_ours = geomean(ours[n]["output_bytes"] for n in both)
+    g_ref = geomean(ref[n]["output_bytes"] for n in both)
+    t_ours = median(ours[n]["seconds"] for n in both)
+    t_ref = median(ref[n]["seconds"] for n in both)
+    return {
+        "models": len(both),
+        "geomean_bytes": g_ours,
+        "reference_geomean_bytes": g_ref,
+        "bytes_pass": bool(both) and g_ours <= g_ref,
+        "above_margin": above,
+        "margin_pass": bool(both) and not above,
+        "median_seconds": t_ours,
+        "reference_median_seconds": t_ref,
+        "time_pass": bool(both) and t_ours <= t_ref,
+    }
+
+
+def goal_lines(goal: dict[str, Any]) -> list[str]:
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
+    n = goal["models"]
+    if not n:
+        return [f"FAIL no model that both {ENGINE} and {GOAL_REFERENCE} could process"]
+    above = ", ".join(goal["above_margin"]) or "none"
+    return [
+        f"{verdict(goal['bytes_pass'])} geomean bytes {goal['geomean_bytes']:,.0f} <= {GOAL_REFERENCE} "
+        f"{goal['reference_geomean_bytes']:,.0f} ({n} models)",
+        f"{verdict(goal['margin_pass'])} no model more than 5% above {GOAL_REFERENCE} (above or failed: {above})",
+        f"{verdict(goal['time_pass'])} median wall time {goal['median_seconds']:.3f} s <= {GOAL_REFERENCE} "
+        f"{goal['reference_median_seconds']:.3f} s",
+    ]
+
+
+# ---------------------------------------------------------------- markdown
+
+
+def _f(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
+
+
+def summary_table(summary: list[dict]) -> list[str]:
+    rows = [
+        [
+            s["config"],
+            f"{s['models'] - len(s['failed'])}/{s['models']}",
+            _f(s["geomean_ratio"], ".3f"),
+            _f(s["median_ssim_min"], ".4f"),
+            _f(s["lowest_ssim_min"], ".4f"),
+            _f(s["median_seconds"], ".2f"),
+            _f(s["max_peak_mb"], ".0f"),
+            str(len(s["new_validator_errors"])),
+            str(len(s["render_failures"])),
+        ]
+        for s in summary
+    ]
+    header = [
+        "configuration",
+        "ok",
+        "output/input (geomean)",
+        "worst-view SSIM (median)",
+        "worst-view SSIM (lowest)",
+        "time s (median)",
+        "peak MB (max)",
+        "new validator errors",
+        "render failures",
+    ]
+    return _table(header, rows)
+
+
+def engine_table(models: list[dict]) -> list[str]:
+    """Issue 2's table: bytes and wall time per model for the three configurations it names."""
+    table = rows_by_config(models)
+    configs = [c for c in GOAL_CONFIGS if c in table]
+    header = ["model", "input bytes"] + [f"{c} bytes" for c in configs] + [f"{c} s" for c in configs]
+    rows = []
+    for m in models:
+        cells = [table[c].get(m["name"], {}) for c in configs]
+        rows.append(
+            [m["name"], f"{m['input_bytes']:,}"]
+            + [f"{r['output_bytes']:,}" if r.get("ok") else "failed" for r in cells]
+            + [f"{r['seconds']:.2f}" if r.get("ok") else "–" for r in cells]
+        )
+    common = common_models(models, configs)
+    shared = [[table[c][n] for n in common if table[c][n]["ok"]] for c in configs]
+    g_bytes = [geomean(r["output_bytes"] for r in rows_) for rows_ in shared]
+    g_secs = [geomean(r["seconds"] for r in rows_) for rows_ in shared]
+    g_in = geomean(m["input_bytes"] for m in models if m["name"] in common)
+    rows.append(
+        [f"**geomean ({len(common)} models)**", _f(g_in, ",.0f")]
+        + [_f(v, ",.0f") for v in g_bytes]
+        + [_f(v, ".2f") for v in g_secs]
+    )
+    return _table(header, rows)
+
+
+def _validity_cell(check: dict | None) -> str:
+    if not check:
+        return "–"
+    if "error" in check:
+        return "failed"
+    new = sum(check["new_errors"].values())
+    return f"{check['errors']}/{check['warnings']}" + (f" (+{new})" if new else "")
+
+
+def model_table(models: list[dict]) -> list[str]:
+    header = [
+        "model",
+        "configuration",
+        "output bytes",
+        "ratio",
+        "time s",
+        "peak MB",
+        "validator E/W",
+        "decoded E/W",
+        "SSIM min/mean",
+        "PSNR min/mean",
+        "note",
+    ]
+    rows = []
+    for m in models:
+        for r in m["results"]:
+            fid = r.get("fidelity")
+            note = r["error"] or r.get("render_error") or m.get("render_error", "")
+            rows.append(
+                [
+                    m["name"],
+                    r["config"],
+                    f"{r['output_bytes']:,}" if r["ok"] else "failed",
+                    f"{r['ratio']:.3f}" if r["ok"] else "–",
+                    f"{r['seconds']:.2f}",
+                    f"{r['peak_mb']:.0f}",
+                    _validity_cell(r.get("validator")),
+                    _validity_cell(r.get("decoded")),
+                    f"{fid['ssim_min']:.4f}/{fid['ssim_mean']:.4f}" if fid else "–",
+                    f"{fid['psnr_min']:.1f}/{fid['psnr_mean']:.1f}" if fid else "–",
+                    note.replace("|", "/")[:120],
+                ]
+            )
+    return _table(header, rows)
+
+
+def markdown(result: dict[str, Any]) -> str:
+    models, summary, goal = result["models"], result["summary"], result.get("engine_goal")
+    lines = [
+        "# glbcompress benchmark",
+        "",
+        f"{len(models)} models from `{result['meta']['corpus']}`; times are medians of "
+        f"{result['meta']['repeat']} run(s). Geometric means and medians are over the "
+        f"{len(common_models(models, [s['config'] for s in summary]))} models every configuration processed.",
+        "",
+        "## Per configuration",
+        "",
+        *summary_table(summary),
+        "",
+    ]
+    failed = [f"- {s['config']}: failed on {', '.join(s['failed'])}" for s in summary if s["failed"]]
+    if failed:
+        lines += ["Failures:", "", *failed, ""]
+    if goal is not None:
+        lines += [
+            "## Engine goal (issue 2)",
+            "",
+            *engine_table(models),
+            "",
+            "```",
+            *goal_lines(goal),
+            "```",
+            "",
+        ]
+    lines += ["## Per model", "", *model_table(models), ""]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- chart
+
+_TOOL_COLORS = {"glbcompress": "tab:green", "gltfpack": "tab:blue", "gltf-transform": "tab:orange"}
+_MARKERS = "os^DvP*X"
+
+
+def chart(result: dict[str, Any], path: Path) -> None:
+    """Size ratio (geomean) against worst-view SSIM (median) per configuration, with each model
+    as a faint point behind."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = result["models"]
+    by_name = {m["name"]: m for m in models}
+    table = rows_by_config(models)
+    common = set(common_models(models, list(table)))
+    fig, ax = plt.subplots(figsize=(9, 6), dpi=120)
+    for i, s in enumerate(result["summary"]):
+        color = _TOOL_COLORS.get(s["tool"], "tab:gray")
+        marker = _MARKERS[i % len(_MARKERS)]
+        points = [
+            (r["ratio"], ssim)
+            for name, r in table[s["config"]].items()
+            if name in common and r["ok"] and (ssim := worst_ssim(r, by_name[name])) is not None
+        ]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            ax.scatter(xs, ys, color=color, marker=marker, alpha=0.18, s=14)
+        if s["geomean_ratio"] is not None and s["median_ssim_min"] is not None:
+            ax.scatter(
+                s["geomean_ratio"], s["median_ssim_min"], color=color, marker=marker, s=110,
+                edgecolors="black", label=s["config"], zorder=3,
+            )  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("output / input bytes (log; geometric mean large, per model faint)")
+    ax.set_ylabel("worst-view SSIM (median large, per model faint)")
+    ax.set_title(f"Size vs rendered fidelity ({len(common)} models)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

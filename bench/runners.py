@@ -1,0 +1,176 @@
+"""The configurations the bench compares, and running one of them on one model.
+
+Each configuration is a command line: glbcompress presets, gltfpack (the npm WASM build, and the
+native build from PyPI for texture encoding, which the WASM build lacks) and glTF-Transform. A
+run is timed from outside (wall time includes interpreter or Node start-up alike), its peak
+memory read from the kernel's accounting of the child, and it is stopped at a time limit. A tool
+that fails on a model is a result with ok=False, never an exception.
+
+    run_config(CONFIGS["gltfpack -cc"], Path("in.glb"), Path("out.glb"), timeout=300)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .paths import NATIVE_GLTFPACK, NODE_BIN
+
+Command = Callable[[Path, Path], list[str]]
+
+_GLBCOMPRESS_CODE = (
+    "import json, sys; from glbcompress.engine.api import compress, resolve; "
+    "print(json.dumps(compress(sys.argv[1], sys.argv[2], resolve(sys.argv[3])).as_dict()))"
+)
+
+
+def glbcompress(preset: str) -> Command:
+    """glbcompress with a preset, in its own process (until the CLI lands, through the API)."""
+
+    def command(src: Path, dst: Path) -> list[str]:
+        # With the CLI: ["glbcompress", "compress", str(src), "-o", str(dst), "--preset", preset, "--json"]
+        return [sys.executable, "-c", _GLBCOMPRESS_CODE, str(src), str(dst), preset]
+
+    return command
+
+
+def gltfpack(*flags: str, native: bool = False) -> Command:
+    binary = NATIVE_GLTFPACK if native else NODE_BIN / "gltfpack"
+    return lambda src, dst: [str(binary), "-i", str(src), "-o", str(dst), *flags]
+
+
+def gltf_transform(*args: str) -> Command:
+    return lambda src, dst: [str(NODE_BIN / "gltf-transform"), args[0], str(src), str(dst), *args[1:]]
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    tool: str  # "glbcompress", "gltfpack" or "gltf-transform": groups configurations in the chart
+    command: Command
+    executable: Path | None = None  # checked before running; None for glbcompress (this Python)
+    note: str = ""
+
+    def describe(self) -> str:
+        """The command line with placeholders, for listings and the results' metadata."""
+        if self.tool == "glbcompress":
+            preset = self.command(Path("IN"), Path("OUT"))[-1]
+            return f"glbcompress compress IN -o OUT --preset {preset} (Python API in a subprocess)"
+        cmd = self.command(Path("IN"), Path("OUT"))
+        return " ".join([Path(cmd[0]).name, *cmd[1:]]) + (f"  [{self.note}]" if self.note else "")
+
+
+_GLTFPACK = NODE_BIN / "gltfpack"
+_GLTF_TRANSFORM = NODE_BIN / "gltf-transform"
+
+CONFIGS: dict[str, Config] = {
+    c.name: c
+    for c in [
+        Config("glbcompress lossless", "glbcompress", glbcompress("lossless")),
+        Config("glbcompress balanced", "glbcompress", glbcompress("balanced")),
+        Config("glbcompress max", "glbcompress", glbcompress("max")),
+        Config("gltfpack -cc", "gltfpack", gltfpack("-cc"), _GLTFPACK, "npm, WASM"),
+        Config(
+            "gltfpack -cc -tw", "gltfpack", gltfpack("-cc", "-tw", native=True), NATIVE_GLTFPACK, "native"
+        ),
+        Config(
+            "gltfpack -cc -tc", "gltfpack", gltfpack("-cc", "-tc", native=True), NATIVE_GLTFPACK, "native"
+        ),
+        Config(
+            "gltf-transform optimize",
+            "gltf-transform",
+            gltf_transform("optimize", "--texture-compress", "false", "--simplify", "false"),
+            _GLTF_TRANSFORM,
+        ),
+        Config(
+            "gltf-transform optimize draco webp",
+            "gltf-transform",
+            gltf_transform("optimize", "--compress", "draco", "--texture-compress", "webp"),
+            _GLTF_TRANSFORM,
+        ),
+    ]
+}
+
+# The comparison of the engine issue: glbcompress balanced against these two, bytes and wall time.
+ENGINE = "glbcompress balanced"
+GOAL_REFERENCE = "gltfpack -cc"
+GOAL_CONFIGS = (ENGINE, GOAL_REFERENCE, "gltf-transform optimize")
+
+
+@dataclass
+class RunResult:
+    ok: bool
+    seconds: float
+    peak_mb: float
+    returncode: int | None
+    error: str = ""
+    stdout: str = ""
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return " | ".join(kept[-lines:])[:400]
+
+
+def run_command(cmd: list[str], timeout: float) -> RunResult:
+    """Run cmd, timing it and reading its peak resident memory (its own and its children's).
+
+    The child runs in its own process group so that a time-out ends everything it started.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        try:
+            proc = subprocess.Popen(
+                cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
+            )
+        except OSError as exc:
+            return RunResult(False, 0.0, 0.0, None, f"cannot start {cmd[0]}: {exc}")
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, stop)
+        timer.start()
+        try:
+            _, status, usage = os.wait4(proc.pid, 0)
+        finally:
+            timer.cancel()
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode(errors="replace")
+        stderr = err.read().decode(errors="replace")
+    peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
+    if timed_out.is_set():
+        return RunResult(False, seconds, peak_mb, proc.returncode, f"timed out after {timeout:g} s")
+    if proc.returncode != 0:
+        message = _tail(stderr) or _tail(stdout) or "no message"
+        return RunResult(
+            False, seconds, peak_mb, proc.returncode, f"exit {proc.returncode}: {message}", stdout
+        )
+    return RunResult(True, seconds, peak_mb, 0, stdout=stdout)
+
+
+def run_config(config: Config, src: Path, dst: Path, timeout: float) -> RunResult:
+    """Run one configuration on one model; ok only when it exited cleanly and wrote dst."""
+    if config.executable is not None and not config.executable.exists():
+        return RunResult(False, 0.0, 0.0, None, f"{config.executable.name} not installed: run bench/setup")
+    dst.unlink(missing_ok=True)
+    result = run_command(config.command(src, dst), timeout)
+    if result.ok and not (dst.exists() and dst.stat().st_size > 0):
+        result.ok = False
+        result.error = "exit 0 but no output written" + (f": {_tail(result.stdout)}" if result.stdout else "")
+    return result

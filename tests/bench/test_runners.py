@@ -1,0 +1,93 @@
+"""Running tools: time limits, exit codes, peak memory, and unreadable models as reported failures."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from bench.corpus import Model
+from bench.measure import Settings, measure_model
+from bench.runners import CONFIGS, Config, run_command, run_config
+from bench.validate import validator_available
+
+from tests.fixtures.models import textured_box
+
+
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def test_a_command_past_its_time_limit_is_stopped_and_reported() -> None:
+    result = run_command(_python("import time; time.sleep(30)"), timeout=0.5)
+    assert not result.ok
+    assert result.error == "timed out after 0.5 s"
+    assert result.seconds < 10
+
+
+def test_a_failing_command_reports_its_exit_code_and_last_words() -> None:
+    result = run_command(
+        _python("import sys; print('reading'); sys.exit('cannot read this model')"), timeout=30
+    )
+    assert not result.ok and result.returncode == 1
+    assert result.error == "exit 1: cannot read this model"
+
+
+def test_peak_memory_is_measured() -> None:
+    result = run_command(_python("b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"), timeout=60)
+    assert result.ok
+    assert 300 <= result.peak_mb < 1000
+
+
+def test_a_missing_tool_is_a_failure() -> None:
+    config = Config("nothing", "nothing", lambda s, d: ["/nonexistent/tool"], Path("/nonexistent/tool"))
+    result = run_config(config, Path("in.glb"), Path("out.glb"), timeout=5)
+    assert not result.ok and "not installed" in result.error
+
+
+def test_exit_zero_without_an_output_is_a_failure(tmp_path: Path) -> None:
+    config = Config("quiet", "quiet", lambda s, d: _python("print('done')"))
+    result = run_config(config, tmp_path / "in.glb", tmp_path / "out.glb", timeout=30)
+    assert not result.ok and result.error == "exit 0 but no output written: done"
+
+
+@pytest.fixture
+def garbage(tmp_path: Path) -> Model:
+    path = tmp_path / "garbage.glb"
+    path.write_bytes(b"<!DOCTYPE html><html>not a model</html>")
+    return Model("garbage", path, path.stat().st_size)
+
+
+def test_glbcompress_runner_compresses_a_model(tmp_path: Path) -> None:
+    src = textured_box(tmp_path / "box.glb")
+    result = run_config(CONFIGS["glbcompress lossless"], src, tmp_path / "out.glb", timeout=120)
+    assert result.ok, result.error
+    assert (tmp_path / "out.glb").read_bytes()[:4] == b"glTF"
+    assert '"output_bytes"' in result.stdout
+
+
+@pytest.mark.parametrize("name", ["glbcompress balanced", "gltfpack -cc", "gltf-transform optimize"])
+def test_an_unreadable_model_is_a_reported_failure(name: str, garbage: Model, tmp_path: Path) -> None:
+    config = CONFIGS[name]
+    if config.executable is not None and not config.executable.exists():
+        pytest.skip(f"{config.executable.name} not installed: run bench/setup")
+    result = run_config(config, garbage.path, tmp_path / "out.glb", timeout=120)
+    assert not result.ok
+    assert result.error.startswith("exit ")
+
+
+def test_measure_model_records_failures_without_crashing(garbage: Model, tmp_path: Path) -> None:
+    failing = Config("failing", "failing", lambda s, d: _python("import sys; sys.exit('unreadable')"))
+    copying = Config(
+        "copying", "copying", lambda s, d: _python(f"import shutil; shutil.copy({str(s)!r}, {str(d)!r})")
+    )
+    settings = Settings(out=tmp_path / "out", repeat=2, check_validity=validator_available() is None)
+    entry = measure_model(garbage, [failing, copying], settings, renderer=None)
+    bad, good = entry["results"]
+    assert not bad["ok"] and bad["error"] == "exit 1: unreadable" and len(bad["seconds_runs"]) == 1
+    assert good["ok"] and good["output_bytes"] == garbage.input_bytes and good["ratio"] == 1.0
+    assert good["deterministic"] and len(good["seconds_runs"]) == 2
+    if settings.check_validity:
+        assert "could not detect glTF format" in entry["input_validator"]["fatal"]
+        assert good["validator"]["new_errors"] == {}  # as unreadable as its input: nothing new
+        assert "error" in good["decoded"]  # gltf-transform cannot read it either
