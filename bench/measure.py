@@ -64,7 +64,7 @@ def run_repeated(config: Config, model: Model, dst: Path, settings: Settings) ->
         "input_bytes": model.input_bytes,
         "seconds_runs": [round(r.seconds, 4) for r in runs],
         "seconds": round(metrics.median(r.seconds for r in runs) or 0.0, 4),
-        "peak_mb": round(max(r.peak_mb for r in runs), 1),
+        "peak_mb": max((round(r.peak_mb, 1) for r in runs if r.peak_mb is not None), default=None),
     }
     if last.ok:
         size = dst.stat().st_size

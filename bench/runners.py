@@ -3,7 +3,7 @@
 Each configuration is a command line: glbcompress presets, gltfpack (the npm WASM build, and the
 native build from PyPI for texture encoding, which the WASM build lacks) and glTF-Transform. A
 run is timed from outside (wall time includes interpreter or Node start-up alike), its peak
-memory read from the kernel's accounting of the child, and it is stopped at a time limit. A tool
+memory read by GNU time, and it is stopped at a time limit. A tool
 that fails on a model is a result with ok=False, never an exception.
 
     run_config(CONFIGS["gltfpack -cc"], Path("in.glb"), Path("out.glb"), timeout=300)
@@ -17,7 +17,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from pathlib import Path
 from .paths import NATIVE_GLTFPACK, NODE_BIN
 
 Command = Callable[[Path, Path], list[str]]
+GNU_TIME = Path("/usr/bin/time")
 
 _GLBCOMPRESS_CODE = (
     "import json, sys; from glbcompress.engine.api import compress, resolve; "
@@ -110,7 +110,7 @@ GOAL_CONFIGS = (ENGINE, GOAL_REFERENCE, "gltf-transform optimize")
 class RunResult:
     ok: bool
     seconds: float
-    peak_mb: float
+    peak_mb: float | None  # None where GNU time is missing
     returncode: int | None
     error: str = ""
     stdout: str = ""
@@ -121,53 +121,58 @@ def _tail(text: str, lines: int = 3) -> str:
     return " | ".join(kept[-lines:])[:400]
 
 
+def _peak_mb(report: Path) -> float | None:
+    """GNU time's last line is the peak resident set size in kilobytes."""
+    try:
+        return int(report.read_text().split()[-1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def run_command(cmd: list[str], timeout: float) -> RunResult:
     """Run cmd, timing it and reading its peak resident memory (its own and its children's).
 
-    The child runs in its own process group so that a time-out ends everything it started.
+    The peak comes from GNU time (/usr/bin/time): the kernel's figure for a child forked straight
+    from this (large) Python process would include this process's own size. The child runs in its
+    own process group so that a time-out ends everything it started.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory() as tmp:
+        out, err, report = Path(tmp, "out"), Path(tmp, "err"), Path(tmp, "time")
+        measured = [str(GNU_TIME), "-f", "%M", "-o", str(report), *cmd] if GNU_TIME.exists() else cmd
         started = time.perf_counter()
-        try:
-            proc = subprocess.Popen(
-                cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True
-            )
-        except OSError as exc:
-            return RunResult(False, 0.0, 0.0, None, f"cannot start {cmd[0]}: {exc}")
-        timed_out = threading.Event()
-
-        def stop() -> None:
-            timed_out.set()
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-
-        timer = threading.Timer(timeout, stop)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            try:
+                proc = subprocess.Popen(
+                    measured, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL, start_new_session=True
+                )
+            except OSError as exc:
+                return RunResult(False, 0.0, None, None, f"cannot start {cmd[0]}: {exc}")
+            try:
+                proc.wait(timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout = out.read().decode(errors="replace")
-        stderr = err.read().decode(errors="replace")
-    peak_mb = usage.ru_maxrss / 1024  # kilobytes on Linux
-    if timed_out.is_set():
+        peak_mb = _peak_mb(report)
+        output = out.read_text(errors="replace")
+        errors = err.read_text(errors="replace")
+    if timed_out:
         return RunResult(False, seconds, peak_mb, proc.returncode, f"timed out after {timeout:g} s")
     if proc.returncode != 0:
-        message = _tail(stderr) or _tail(stdout) or "no message"
+        message = _tail(errors) or _tail(output) or "no message"
         return RunResult(
-            False, seconds, peak_mb, proc.returncode, f"exit {proc.returncode}: {message}", stdout
+            False, seconds, peak_mb, proc.returncode, f"exit {proc.returncode}: {message}", output
         )
-    return RunResult(True, seconds, peak_mb, 0, stdout=stdout)
+    return RunResult(True, seconds, peak_mb, 0, stdout=output)
 
 
 def run_config(config: Config, src: Path, dst: Path, timeout: float) -> RunResult:
     """Run one configuration on one model; ok only when it exited cleanly and wrote dst."""
     if config.executable is not None and not config.executable.exists():
-        return RunResult(False, 0.0, 0.0, None, f"{config.executable.name} not installed: run bench/setup")
+        return RunResult(False, 0.0, None, None, f"{config.executable.name} not installed: run bench/setup")
     dst.unlink(missing_ok=True)
     result = run_command(config.command(src, dst), timeout)
     if result.ok and not (dst.exists() and dst.stat().st_size > 0):

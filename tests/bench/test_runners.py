@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bench.corpus import Model
 from bench.measure import Settings, measure_model
-from bench.runners import CONFIGS, Config, run_command, run_config
+from bench.runners import CONFIGS, GNU_TIME, Config, run_command, run_config
 from bench.validate import validator_available
 
 from tests.fixtures.models import textured_box
@@ -36,7 +36,17 @@ def test_a_failing_command_reports_its_exit_code_and_last_words() -> None:
 def test_peak_memory_is_measured() -> None:
     result = run_command(_python("b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096])"), timeout=60)
     assert result.ok
-    assert 300 <= result.peak_mb < 1000
+    assert result.peak_mb is not None and 300 <= result.peak_mb < 1000
+
+
+@pytest.mark.skipif(not GNU_TIME.exists(), reason="GNU time (/usr/bin/time) missing: apt-get install time")
+def test_the_benchs_own_size_does_not_count_as_the_tools_peak() -> None:
+    ballast = bytearray(400 * 2**20)
+    ballast[:: 2**12] = b"x" * len(ballast[:: 2**12])  # touch every page: 400 MB resident here
+    result = run_command(["/bin/sh", "-c", "exit 0"], timeout=30)
+    assert result.ok
+    assert result.peak_mb is not None and result.peak_mb < 50
+    del ballast
 
 
 def test_a_missing_tool_is_a_failure() -> None:
