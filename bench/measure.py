@@ -23,7 +23,7 @@ from PIL import Image
 
 from . import metrics
 from .corpus import Model
-from .render import Renderer, RenderResult
+from .render import BACKGROUND, Renderer, RenderResult
 from .runners import Config, run_config
 from .validate import decoded_copy, new_errors, validate
 
@@ -135,7 +135,7 @@ def check_fidelity(
         if not result.ok:
             row["render_error"] = result.error
             continue
-        row["fidelity"] = metrics.fidelity(original.images, result.images)
+        row["fidelity"] = metrics.fidelity(original.images, result.images, BACKGROUND)
         if settings.images is not None:
             target = settings.images / slug(model.name) / f"{slug(row['config'])}.png"
             save_side_by_side(original.images, result.images, target)

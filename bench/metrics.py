@@ -1,7 +1,7 @@
 """Image and summary statistics: SSIM, PSNR, geometric mean, median.
 
 SSIM follows Wang et al. (2004): an 11x11 Gaussian window (sigma 1.5), K1 = 0.01, K2 = 0.03 on
-8-bit values, computed per RGB channel and averaged. It is computed symmetrically, so identical
+8-bit values, computed per RGB channel and averaged, over the valid region (no padding). It is computed symmetrically, so identical
 images give exactly 1.0 (and the bench checks that before computing anything).
 
     ssim(a, b)   # 1.0 for identical images, lower the more they differ
@@ -20,7 +20,10 @@ _C1 = (0.01 * 255) ** 2
 _C2 = (0.03 * 255) ** 2
 
 
-def _gaussian(sigma: float = 1.5, radius: int = 5) -> np.ndarray:
+_RADIUS = 5  # of the Gaussian window: 11 x 11
+
+
+def _gaussian(sigma: float = 1.5, radius: int = _RADIUS) -> np.ndarray:
     x = np.arange(-radius, radius + 1, dtype=np.float64)
     w = np.exp(-(x * x) / (2 * sigma * sigma))
     return w / w.sum()
@@ -63,12 +66,43 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return min(PSNR_IDENTICAL, 10 * math.log10(255.0**2 / mse))
 
 
-def fidelity(originals: Sequence[np.ndarray], outputs: Sequence[np.ndarray]) -> dict:
-    """Per-view SSIM and PSNR of an output's views against the original's, with min and mean."""
+def object_region(
+    a: np.ndarray, b: np.ndarray, background: Sequence[int], pad: int = _RADIUS
+) -> tuple[slice, slice]:
+    """The rectangle holding every pixel of either image that is not background, with pad pixels
+    of margin (so SSIM's window sees the silhouette's edge); the whole image if there is none."""
+    bg = np.asarray(background, dtype=a.dtype)
+    drawn = np.any(a != bg, axis=2) | np.any(b != bg, axis=2)
+    rows, cols = np.any(drawn, axis=1).nonzero()[0], np.any(drawn, axis=0).nonzero()[0]
+    if len(rows) == 0:
+        return slice(None), slice(None)
+    return _span(rows[0], rows[-1], a.shape[0], pad), _span(cols[0], cols[-1], a.shape[1], pad)
+
+
+def _span(first: int, last: int, size: int, pad: int) -> slice:
+    """first..last widened by pad each side, at least one SSIM window wide, inside 0..size."""
+    start, stop = max(first - pad, 0), min(last + pad + 1, size)
+    short = 2 * _RADIUS + 1 - (stop - start)
+    if short > 0:
+        start, stop = max(start - short, 0), min(stop + short, size)
+    return slice(int(start), int(stop))
+
+
+def fidelity(
+    originals: Sequence[np.ndarray], outputs: Sequence[np.ndarray], background: Sequence[int] | None = None
+) -> dict:
+    """Per-view SSIM and PSNR of an output's views against the original's, with min and mean.
+
+    With the background colour given, each view is compared on the object's region only, so the
+    figures do not depend on how much empty background a view happens to hold."""
     if len(originals) != len(outputs):
         raise ValueError("the original and the output must be rendered from the same views")
-    s = [ssim(a, b) for a, b in zip(originals, outputs, strict=True)]
-    p = [psnr(a, b) for a, b in zip(originals, outputs, strict=True)]
+    pairs = []
+    for a, b in zip(originals, outputs, strict=True):
+        region = object_region(a, b, background) if background is not None else (slice(None), slice(None))
+        pairs.append((a[region], b[region]))
+    s = [ssim(a, b) for a, b in pairs]
+    p = [psnr(a, b) for a, b in pairs]
     return {
         "ssim_min": min(s),
         "ssim_mean": sum(s) / len(s),

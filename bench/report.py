@@ -277,9 +277,17 @@ _TOOL_COLORS = {"glbcompress": "tab:green", "gltfpack": "tab:blue", "gltf-transf
 _MARKERS = "os^DvP*X"
 
 
+SSIM_LOSS_FLOOR = 1e-5  # where identical renders (1 - SSIM = 0) sit on the log axis
+
+
+def _loss(ssim: float) -> float:
+    return max(1.0 - ssim, SSIM_LOSS_FLOOR)
+
+
 def chart(result: dict[str, Any], path: Path) -> None:
     """Size ratio (geomean) against worst-view SSIM (median) per configuration, with each model
-    as a faint point behind."""
+    as a faint point behind. Fidelity is drawn as 1 - SSIM on a log axis (better is higher), which
+    spreads the values that crowd just below 1."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -289,12 +297,12 @@ def chart(result: dict[str, Any], path: Path) -> None:
     by_name = {m["name"]: m for m in models}
     table = rows_by_config(models)
     common = set(common_models(models, list(table)))
-    fig, ax = plt.subplots(figsize=(9, 6), dpi=120)
+    fig, ax = plt.subplots(figsize=(12, 6), dpi=110)
     for i, s in enumerate(result["summary"]):
         color = _TOOL_COLORS.get(s["tool"], "tab:gray")
         marker = _MARKERS[i % len(_MARKERS)]
         points = [
-            (r["ratio"], ssim)
+            (r["ratio"], _loss(ssim))
             for name, r in table[s["config"]].items()
             if name in common and r["ok"] and (ssim := worst_ssim(r, by_name[name])) is not None
         ]
@@ -303,15 +311,17 @@ def chart(result: dict[str, Any], path: Path) -> None:
             ax.scatter(xs, ys, color=color, marker=marker, alpha=0.18, s=14)
         if s["geomean_ratio"] is not None and s["median_ssim_min"] is not None:
             ax.scatter(
-                s["geomean_ratio"], s["median_ssim_min"], color=color, marker=marker, s=110,
-                edgecolors="black", label=s["config"], zorder=3,
+                s["geomean_ratio"], _loss(s["median_ssim_min"]), color=color, marker=marker, s=110,
+                edgecolors="black", label=f"{s['config']} ({s['median_ssim_min']:.4f})", zorder=3,
             )  # fmt: skip
     ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.invert_yaxis()
     ax.set_xlabel("output / input bytes (log; geometric mean large, per model faint)")
-    ax.set_ylabel("worst-view SSIM (median large, per model faint)")
-    ax.set_title(f"Size vs rendered fidelity ({len(common)} models)")
+    ax.set_ylabel(f"1 - worst-view SSIM (log, better is higher; identical = {SSIM_LOSS_FLOOR:g})")
+    ax.set_title(f"Size vs rendered fidelity ({len(common)} models; median SSIM in the legend)")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)

@@ -3,8 +3,8 @@
 Each configuration is a command line: glbcompress presets, gltfpack (the npm WASM build, and the
 native build from PyPI for texture encoding, which the WASM build lacks) and glTF-Transform. A
 run is timed from outside (wall time includes interpreter or Node start-up alike), its peak
-memory read by GNU time, and it is stopped at a time limit. A tool
-that fails on a model is a result with ok=False, never an exception.
+memory read by GNU time, and it is stopped at a time limit. A tool that fails on a model is a
+result with ok=False, never an exception.
 
     run_config(CONFIGS["gltfpack -cc"], Path("in.glb"), Path("out.glb"), timeout=300)
 """
@@ -27,20 +27,22 @@ from .paths import NATIVE_GLTFPACK, NODE_BIN
 Command = Callable[[Path, Path], list[str]]
 GNU_TIME = Path("/usr/bin/time")
 
-_GLBCOMPRESS_CODE = (
-    "import json, sys; from glbcompress.engine.api import compress, resolve; "
-    "print(json.dumps(compress(sys.argv[1], sys.argv[2], resolve(sys.argv[3])).as_dict()))"
-)
+# The CLI of the Python environment running the bench (the project's .venv).
+GLBCOMPRESS = Path(sys.executable).with_name("glbcompress")
 
 
 def glbcompress(preset: str) -> Command:
-    """glbcompress with a preset, in its own process (until the CLI lands, through the API)."""
-
-    def command(src: Path, dst: Path) -> list[str]:
-        # With the CLI: ["glbcompress", "compress", str(src), "-o", str(dst), "--preset", preset, "--json"]
-        return [sys.executable, "-c", _GLBCOMPRESS_CODE, str(src), str(dst), preset]
-
-    return command
+    """glbcompress with a preset, through its CLI in its own process."""
+    return lambda src, dst: [
+        str(GLBCOMPRESS),
+        "compress",
+        str(src),
+        "-o",
+        str(dst),
+        "--preset",
+        preset,
+        "--json",
+    ]
 
 
 def gltfpack(*flags: str, native: bool = False) -> Command:
@@ -57,14 +59,11 @@ class Config:
     name: str
     tool: str  # "glbcompress", "gltfpack" or "gltf-transform": groups configurations in the chart
     command: Command
-    executable: Path | None = None  # checked before running; None for glbcompress (this Python)
+    executable: Path | None = None  # checked before running
     note: str = ""
 
     def describe(self) -> str:
         """The command line with placeholders, for listings and the results' metadata."""
-        if self.tool == "glbcompress":
-            preset = self.command(Path("IN"), Path("OUT"))[-1]
-            return f"glbcompress compress IN -o OUT --preset {preset} (Python API in a subprocess)"
         cmd = self.command(Path("IN"), Path("OUT"))
         return " ".join([Path(cmd[0]).name, *cmd[1:]]) + (f"  [{self.note}]" if self.note else "")
 
@@ -75,9 +74,9 @@ _GLTF_TRANSFORM = NODE_BIN / "gltf-transform"
 CONFIGS: dict[str, Config] = {
     c.name: c
     for c in [
-        Config("glbcompress lossless", "glbcompress", glbcompress("lossless")),
-        Config("glbcompress balanced", "glbcompress", glbcompress("balanced")),
-        Config("glbcompress max", "glbcompress", glbcompress("max")),
+        Config("glbcompress lossless", "glbcompress", glbcompress("lossless"), GLBCOMPRESS),
+        Config("glbcompress balanced", "glbcompress", glbcompress("balanced"), GLBCOMPRESS),
+        Config("glbcompress max", "glbcompress", glbcompress("max"), GLBCOMPRESS),
         Config("gltfpack -cc", "gltfpack", gltfpack("-cc"), _GLTFPACK, "npm, WASM"),
         Config(
             "gltfpack -cc -tw", "gltfpack", gltfpack("-cc", "-tw", native=True), NATIVE_GLTFPACK, "native"

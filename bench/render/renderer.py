@@ -35,6 +35,9 @@ STATIC = Path(__file__).resolve().parent / "static"
 # above, one from below. Off the axes so that flat faces are seen at an angle.
 VIEWS: tuple[tuple[float, float], ...] = ((35, 15), (125, 15), (215, 15), (305, 15), (0, 70), (90, -45))
 
+# A mid grey (sRGB): the metrics compare each view on the rectangle of pixels that differ from it.
+BACKGROUND = (128, 128, 128)
+
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -185,10 +188,6 @@ class Renderer:
         self._page.goto(f"{self._server.base}/app/index.html")
         self._page.wait_for_function("window.viewerReady === true", polling=100, timeout=60_000)
 
-    @property
-    def browser_version(self) -> str:
-        return self._browser.browser.version if self._browser and self._browser.browser else ""
-
     def render(self, model: Path, frame: dict[str, Any] | None = None) -> RenderResult:
         """Render model from every view; frame (from the original's result) fixes the cameras."""
         assert self._server is not None, "use Renderer as a context manager"
@@ -198,6 +197,7 @@ class Renderer:
             "size": self.size,
             "views": [list(v) for v in self.views],
             "frame": frame,
+            "background": list(BACKGROUND),
             "timeoutMs": int(self.timeout * 1000),
         }
         try:

@@ -17,18 +17,19 @@ Two steps, each testable on its own:
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .engine import api
 from .engine.errors import EngineError
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 MODEL_SUFFIXES = (".glb", ".gltf")
@@ -204,6 +205,8 @@ def _run_in_pool(
     on_progress: OnProgress | None,
 ) -> None:
     """Fill results[i] for every i in todo from a pool of worker processes."""
+    from concurrent.futures import as_completed
+
     pool = _pool(workers)
     try:
         futures = {pool.submit(compress_one, tasks[i], options): i for i in todo}
@@ -286,7 +289,11 @@ def _collect(future: Future, task: Task) -> Outcome:
 
 def _pool(workers: int) -> ProcessPoolExecutor:
     """Workers forked from a clean server process that has already imported the engine: quick to
-    start, and safe although this process may run threads (a progress bar, numpy's pools)."""
+    start, and safe although this process may run threads (a progress bar, numpy's pools). Imported
+    here: a single file, the usual case, needs no pool (multiprocessing takes ~15 ms to import)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])

@@ -79,6 +79,32 @@ def test_fidelity_reports_min_and_mean_per_view() -> None:
         metrics.fidelity(base, out[:1])
 
 
+def test_fidelity_compares_the_object_region_not_the_empty_background() -> None:
+    grey = (128, 128, 128)
+    small, wide = np.full((200, 200, 3), 128, np.uint8), np.full((200, 200, 3), 128, np.uint8)
+    patch = _smooth()[:40, :40]
+    small[80:120, 80:120] = patch
+    wide[80:120, 80:120] = np.clip(patch.astype(int) + 25, 0, 255).astype(np.uint8)
+    whole = metrics.fidelity([small], [wide])["ssim_min"]
+    cropped = metrics.fidelity([small], [wide], grey)["ssim_min"]
+    region = metrics.object_region(small, wide, grey)
+    assert region == (slice(75, 125), slice(75, 125))  # the patch and 5 pixels of margin
+    assert cropped == pytest.approx(metrics.ssim(small[region], wide[region]))
+    assert cropped < whole < 1.0  # the background no longer dilutes the difference
+    assert metrics.fidelity([small], [small.copy()], grey)["ssim_min"] == 1.0
+
+
+def test_object_region_is_at_least_one_window_wide() -> None:
+    grey = (128, 128, 128)
+    a = np.full((50, 50, 3), 128, np.uint8)
+    b = a.copy()
+    b[0, 49] = 0  # one pixel, in a corner
+    rows, cols = metrics.object_region(a, b, grey)
+    assert (rows.start, rows.stop, cols.start, cols.stop) == (0, 11, 39, 50)
+    assert metrics.object_region(a, a.copy(), grey) == (slice(None), slice(None))
+    assert 0 < metrics.fidelity([a], [b], grey)["ssim_min"] < 1.0
+
+
 def test_geomean_and_median() -> None:
     assert metrics.geomean([1, 4]) == pytest.approx(2.0)
     assert metrics.geomean([0.5, 2, 8]) == pytest.approx(2.0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bench.render import Renderer, renderer_available
+from bench.render import BACKGROUND, Renderer, renderer_available
 
 from bench import metrics
 from tests.fixtures.models import morph_cube, textured_box
@@ -63,6 +63,7 @@ def test_the_model_is_drawn_and_framed_on_its_box(renderer: Renderer, box: Path)
     result = renderer.render(box)
     assert result.frame == {"min": [-0.5, -0.5, -0.5], "max": [0.5, 0.5, 0.5]}
     background = result.images[0][0, 0]
+    assert tuple(background) == BACKGROUND  # exactly: the metrics crop views by this colour
     covered = np.any(result.images[0] != background, axis=2).mean()
     assert 0.2 < covered < 0.9  # the box fills a good part of the view, with air around it
 

@@ -359,6 +359,42 @@ def test_reduction_of_straight_and_exact_curves() -> None:
     assert np.array_equal(steps[keep], np.repeat(np.arange(5.0), 2)[:, None] * np.ones((1, 3)))
 
 
+def test_reduction_of_many_grids_and_widths_at_once() -> None:
+    """The pass reduces every track of a model in one call (tracks of several time grids, morph
+    weights of several widths): each curve's answer is the one it gets alone, and each group's the
+    one it gets alone."""
+    rng = np.random.default_rng(5)
+    groups = []
+    for n, path, width in [
+        (40, "rotation", 4),
+        (90, "weights", 2),
+        (25, "weights", 5),
+        (60, "translation", 3),
+    ]:
+        times = np.cumsum(rng.uniform(0.01, 0.05, n))
+        group = []
+        for _ in range(3):
+            values = np.sin(times[:, None] * rng.uniform(0.5, 3, width)) + rng.normal(0, 1e-4, (n, width))
+            if path == "rotation":
+                values = values + 2 * np.eye(4)[-1]
+                values /= np.linalg.norm(values, axis=1, keepdims=True)
+            group.append(kf.Curve(path, times, values, 1e-3))
+        groups.append(group)
+    curves = [c for group in groups for c in group]
+    together = kf.reduce(curves, joint=False)
+    assert all(
+        np.array_equal(kf.reduce([c], joint=False)[0], keep) for c, keep in zip(curves, together, strict=True)
+    )
+    assert all((~keep).sum() > 0 for keep in together)
+    shared = kf.reduce_shared(groups)
+    assert all(
+        np.array_equal(kf.reduce(g, joint=True)[0], keep) for g, keep in zip(groups, shared, strict=True)
+    )
+    errors = kf.max_errors(curves, together)
+    assert errors == [kf.max_error(c, keep) for c, keep in zip(curves, together, strict=True)]
+    assert 0 < max(errors) <= 1
+
+
 def test_reduction_is_vectorised() -> None:
     n = 60_000
     times = np.arange(n) / 60.0

@@ -375,15 +375,85 @@ def test_adjacent_meshes_share_edge_exactly(tmp_path: Path) -> None:
 
 
 def test_positions_are_integers_with_dequantization_in_the_node(tmp_path: Path) -> None:
+    """A mesh around its own origin is stored as signed integers and dequantized by a pure scale:
+    the node's translation stays as it was."""
     doc = read(models.textured_box(tmp_path / "box.glb"))
+    position = doc.meshes[0]["primitives"][0]["attributes"]["POSITION"]
+    source = position.data / np.float32(7)  # a seventh: on no round lattice
+    position.data = source
+    quantize(doc, QuantizeOptions(position_bits=10))
+    position = doc.meshes[0]["primitives"][0]["attributes"]["POSITION"]
+    assert position.data.dtype == np.int16 and not position.normalized
+    assert position.data.max() - position.data.min() in (1023, 1024)
+    node = doc.nodes[0]
+    step = node["scale"][0]
+    assert node["scale"] == pytest.approx([1 / 7 / 1023] * 3, rel=1e-6)
+    assert not np.any(node.get("translation", [0, 0, 0]))
+    assert np.abs(position.data * step - source).max() <= step / 2 * 1.0001
+    assert node["extras"] == {"sku": "BOX-1"}
+
+
+def test_positions_far_from_their_origin_use_the_lowest_corner(tmp_path: Path) -> None:
+    doc = read(models.textured_box(tmp_path / "box.glb"))
+    position = doc.meshes[0]["primitives"][0]["attributes"]["POSITION"]
+    source = position.data / np.float32(7) + np.float32(1000)
+    position.data = source
     quantize(doc, QuantizeOptions(position_bits=10))
     position = doc.meshes[0]["primitives"][0]["attributes"]["POSITION"]
     assert position.data.dtype == np.uint16 and not position.normalized
-    assert position.data.min() == 0 and position.data.max() == 1023
+    assert position.data.min() == 0
     node = doc.nodes[0]
-    assert node["translation"] == [-0.5, -0.5, -0.5]
-    assert node["scale"] == pytest.approx([1 / 1023] * 3, rel=1e-6)
-    assert node["extras"] == {"sku": "BOX-1"}
+    assert node["translation"] == pytest.approx([float(source.min())] * 3, abs=1e-5)
+    # Near 1000 float32 values are 2^-14 apart, so the grid may be a coarser power of two.
+    step = node["scale"][0]
+    assert 1 / 7 / 1024 <= step <= 1 / 7 / 128
+    assert np.abs(node["translation"] + position.data * step - source).max() <= 1 / 7 / 1023 / 2
+
+
+def test_positions_on_a_round_lattice_keep_it(tmp_path: Path) -> None:
+    """Coordinates an exporter wrote on a round step are stored on that step: exact, in fewer
+    levels (a unit box needs one bit per axis, stored as bytes)."""
+    doc = read(models.textured_box(tmp_path / "box.glb"))
+    report = quantize(doc)
+    position = doc.meshes[0]["primitives"][0]["attributes"]["POSITION"]
+    assert position.data.dtype == np.uint8 and sorted(np.unique(position.data)) == [0, 1]
+    assert doc.nodes[0]["scale"] == [1.0, 1.0, 1.0]
+    assert doc.nodes[0]["translation"] == [-0.5, -0.5, -0.5]
+    assert report["fidelity"]["position_error"] == 0
+    # A lattice through the mesh's origin needs no shift at all.
+    doc = read(models.textured_box(tmp_path / "box.glb"))
+    position = doc.meshes[0]["primitives"][0]["attributes"]["POSITION"]
+    position.data = position.data * np.float32(4) + np.float32(2)  # corners 0 and 4
+    quantize(doc)
+    position = doc.meshes[0]["primitives"][0]["attributes"]["POSITION"]
+    assert position.data.dtype == np.uint8 and sorted(np.unique(position.data)) == [0, 1]
+    assert doc.nodes[0]["scale"] == [4.0, 4.0, 4.0]
+    assert not np.any(doc.nodes[0].get("translation", [0, 0, 0]))
+
+
+def test_decimal_lattice_with_morph_deltas(tmp_path: Path) -> None:
+    """Horse's vertices and morph deltas are multiples of 0.1: stored in steps of 0.1, off by no
+    more than float32 rounding, where a 14-bit grid would move them by up to half its step."""
+    rng = np.random.default_rng(7)
+    doc = read(models.morph_cube(tmp_path / "morph.glb"))
+    prim = doc.meshes[0]["primitives"][0]
+    base = (rng.integers(-1500, 1500, (len(prim["attributes"]["POSITION"].data), 3)) / 10).astype(np.float32)
+    delta = (rng.integers(-300, 300, base.shape) / 10).astype(np.float32)
+    prim["attributes"]["POSITION"].data = base
+    prim["targets"][0]["POSITION"].data = delta
+    prim["targets"][1]["POSITION"].data = delta[::-1].copy()
+    report = quantize(doc)
+    step = doc.nodes[0]["scale"][0]
+    assert step == pytest.approx(0.1, rel=1e-6)
+    assert report["fidelity"]["position_error"] < 1e-7
+    stored = prim["targets"][0]["POSITION"]
+    assert stored.data.dtype == np.int16 and np.abs(stored.data * step - delta).max() < 1e-4
+    # Off the lattice by more than a sixteenth of the 14-bit step: the ordinary grid.
+    doc = read(models.morph_cube(tmp_path / "morph.glb"))
+    prim = doc.meshes[0]["primitives"][0]
+    prim["attributes"]["POSITION"].data = base + rng.normal(0, 0.01, base.shape).astype(np.float32)
+    quantize(doc)
+    assert doc.nodes[0]["scale"][0] < 0.1 / 4
 
 
 def test_eight_bit_positions(tmp_path: Path) -> None:
@@ -424,12 +494,14 @@ def test_morph_deltas_share_the_step(fixture_results: tuple[dict[str, Result], d
     results, _errors = fixture_results
     after = results["morph_cube.glb"].after
     prim = after.meshes[0]["primitives"][0]
-    assert prim["attributes"]["POSITION"].data.dtype == np.uint16
+    # The cube's corners (+-0.5) and deltas (0.5 and +-0.15) all sit on a 0.05 lattice.
+    assert prim["attributes"]["POSITION"].data.dtype == np.int8
     grow, twist = (t["POSITION"] for t in prim["targets"])
-    assert grow.data.dtype == np.int16 and not grow.normalized
-    assert twist.data.dtype == np.int16
+    assert grow.data.dtype == np.int8 and not grow.normalized
+    assert twist.data.dtype == np.int8
     step = after.nodes[0]["scale"][0]
-    assert grow.data[:, 1].max() * step == pytest.approx(0.5, abs=step)
+    assert step == pytest.approx(0.05, rel=1e-6)
+    assert grow.data[:, 1].max() * step == pytest.approx(0.5, rel=1e-6)
     assert prim["targets"][0]["NORMAL"].data.dtype == np.int8
 
 
@@ -483,7 +555,7 @@ def test_shared_material_gets_one_range_composed_with_its_transform(
     assert first["material"] is second["material"]
     uvs = [prim["attributes"]["TEXCOORD_0"] for prim in (first, second)]
     assert all(uv.data.dtype == np.uint16 and uv.normalized for uv in uvs)
-    # [-1.5, 3] at the transform's scale 2 covers 9 texture repeats: 12 bits per repeat need 16.
+    # [-1.5, pi] at the transform's scale 2 covers 9.3 texture repeats: 12 bits per repeat need 16.
     assert max(uv.data.max() for uv in uvs) == (1 << 16) - 1 and min(uv.data.min() for uv in uvs) == 0
     info = first["material"]["pbrMetallicRoughness"]["baseColorTexture"]
     transform = info["extensions"]["KHR_texture_transform"]

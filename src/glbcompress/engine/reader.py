@@ -58,6 +58,7 @@ def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Document:
         gltf, bin_chunk = parse_json(data, limits), None
     doc, stats = _build(gltf, bin_chunk, path.parent, limits, len(data))
     doc.info["input_bytes"] = stats.total
+    doc.info["limits"] = limits  # passes that decode more (images) check against the same limits
     doc.info["input_breakdown"] = stats
     return doc
 
@@ -118,7 +119,7 @@ def parse_json(data: memoryview | bytes, limits: Limits) -> dict:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidModel(f"The glTF JSON is not valid UTF-8 (byte {exc.start}).") from exc
-    _check_depth(text, limits.max_json_depth)
+    _check_depth(raw, limits.max_json_depth)
     try:
         gltf = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -136,14 +137,14 @@ def _reject_constant(name: str) -> Any:
     raise InvalidModel(f"The glTF JSON contains {name}, which JSON does not allow.")
 
 
-def _check_depth(text: str, max_depth: int) -> None:
+def _check_depth(raw: bytes, max_depth: int) -> None:
     """Refuse JSON nested deeper than max_depth without recursing (brackets inside strings count
     too, which can only make the check stricter for pathological names)."""
-    opens = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    delta = np.zeros(len(opens), dtype=np.int32)
-    delta[(opens == ord("{")) | (opens == ord("["))] = 1
-    delta[(opens == ord("}")) | (opens == ord("]"))] = -1
-    if len(delta) and int(np.cumsum(delta).max()) > max_depth:
+    chars = np.frombuffer(raw, dtype=np.uint8)
+    opens = (chars == ord("{")) | (chars == ord("["))
+    brackets = np.flatnonzero(opens | (chars == ord("}")) | (chars == ord("]")))
+    depth = np.where(opens[brackets], 1, -1).cumsum()
+    if len(depth) and int(depth.max()) > max_depth:
         raise LimitExceeded(f"The glTF JSON is nested more than {max_depth} levels deep.")
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from .breakdown import ByteBreakdown
 from .document import Accessor, Document
+from .transforms import scene_graph
 
 TRIANGLE_MODES = {4: lambda n: n // 3, 5: lambda n: max(0, n - 2), 6: lambda n: max(0, n - 2)}
 
@@ -62,7 +63,7 @@ def scene_stats(doc: Document) -> SceneStats:
         if isinstance(position, Accessor):
             stats.vertices += position.count
         stats.morph_targets += len(prim.get("targets", []))
-    for node, _world in doc.scene_nodes():
+    for node, _parent in scene_graph(doc):
         mesh = node.get("mesh")
         if not isinstance(mesh, dict):
             continue

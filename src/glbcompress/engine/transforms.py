@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,36 +13,43 @@ if TYPE_CHECKING:
     from .document import Document
 
 
-def quat_to_matrix(q: np.ndarray) -> np.ndarray:
-    """3x3 rotation matrices of unit quaternions (x, y, z, w), shape (..., 3, 3)."""
-    q = np.asarray(q, dtype=np.float64)
-    x, y, z, w = q[..., 0], q[..., 1], q[..., 2], q[..., 3]
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-            np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-            np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        -2,
+def _rotation_rows(x: Any, y: Any, z: Any, w: Any) -> tuple[tuple[Any, Any, Any], ...]:
+    """The rows of the rotation matrix of the unit quaternion (x, y, z, w), whose parts are numbers
+    or arrays: one formula, and so the same bits, for one quaternion and for many."""
+    return (
+        (1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)),
+        (2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)),
+        (2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)),
     )
 
 
+def quat_to_matrix(q: np.ndarray) -> np.ndarray:
+    """3x3 rotation matrices of unit quaternions (x, y, z, w), shape (..., 3, 3)."""
+    q = np.asarray(q, dtype=np.float64)
+    rows = _rotation_rows(q[..., 0], q[..., 1], q[..., 2], q[..., 3])
+    return np.stack([np.stack(row, -1) for row in rows], -2)
+
+
 def local_matrix(node: dict) -> np.ndarray:
-    """4x4 local transform of a node (row-major numpy; glTF stores matrices column-major)."""
+    """4x4 local transform of a node (row-major numpy; glTF stores matrices column-major).
+    Built from Python floats: numpy's per-call overhead would cost more than the arithmetic, and
+    scenes have thousands of nodes."""
     if "matrix" in node:
         m = np.asarray(node["matrix"], dtype=np.float64)
         if m.shape != (16,):
             raise InvalidModel("A node's matrix must have 16 numbers.")
         return m.reshape(4, 4).T
-    out = np.eye(4)
     t = np.asarray(node.get("translation", (0, 0, 0)), dtype=np.float64)
     r = np.asarray(node.get("rotation", (0, 0, 0, 1)), dtype=np.float64)
     s = np.asarray(node.get("scale", (1, 1, 1)), dtype=np.float64)
     if t.shape != (3,) or r.shape != (4,) or s.shape != (3,):
         raise InvalidModel("A node's translation, rotation or scale has the wrong number of values.")
-    out[:3, :3] = quat_to_matrix(r) * s[None, :]
-    out[:3, 3] = t
-    return out
+    scale = s.tolist()
+    rows = [
+        [*(value * k for value, k in zip(row, scale, strict=True)), offset]
+        for row, offset in zip(_rotation_rows(*r.tolist()), t.tolist(), strict=True)
+    ]
+    return np.array([*rows, [0.0, 0.0, 0.0, 1.0]])
 
 
 def check_hierarchy(doc: Document) -> None:
@@ -68,16 +75,25 @@ def parents(doc: Document) -> dict[int, dict]:
     return {id(child): node for node in doc.nodes for child in node.get("children", [])}
 
 
-def walk_scene_nodes(doc: Document) -> Iterator[tuple[dict, np.ndarray]]:
-    """(node, world matrix) for every node of every scene, parents before children."""
+def scene_graph(doc: Document) -> Iterator[tuple[dict, dict | None]]:
+    """(node, parent) for every node of every scene, parents before children, each node once (by
+    the first path found); the parent is None for the scenes' own nodes."""
     seen: set[int] = set()
     for scene in doc.scenes:
-        stack = [(n, np.eye(4)) for n in reversed(scene.get("nodes", []))]
+        stack: list[tuple[dict, dict | None]] = [(n, None) for n in reversed(scene.get("nodes", []))]
         while stack:
-            node, parent_matrix = stack.pop()
+            node, parent = stack.pop()
             if id(node) in seen:
                 continue
             seen.add(id(node))
-            world = parent_matrix @ local_matrix(node)
-            yield node, world
-            stack.extend((c, world) for c in reversed(node.get("children", [])))
+            yield node, parent
+            stack.extend((c, node) for c in reversed(node.get("children", [])))
+
+
+def walk_scene_nodes(doc: Document) -> Iterator[tuple[dict, np.ndarray]]:
+    """(node, world matrix) for every node of every scene, parents before children."""
+    world: dict[int, np.ndarray] = {}
+    for node, parent in scene_graph(doc):
+        parent_matrix = np.eye(4) if parent is None else world[id(parent)]
+        world[id(node)] = parent_matrix @ local_matrix(node)
+        yield node, world[id(node)]

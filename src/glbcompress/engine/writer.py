@@ -19,6 +19,7 @@ import numpy as np
 from . import accessors as acc
 from .breakdown import ByteBreakdown, breakdown
 from .document import COLLECTIONS, Accessor, Blob, Document, Image, Pointer
+from .json_tidy import tidy
 from .links import reachable
 from .quantization import needs_mesh_quantization
 
@@ -26,8 +27,6 @@ ARRAY_BUFFER = 34962
 ELEMENT_ARRAY_BUFFER = 34963
 ROOT_ORDER = ("asset", "extensionsUsed", "extensionsRequired", "scene", *COLLECTIONS)
 POINTS_LINES_STRIPS = (0, 1, 2, 3, 5, 6)
-MESHOPT_VIEW_JSON = 100
-"""Extra JSON bytes of a bufferView stored with EXT_meshopt_compression rather than plain."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,9 @@ class WriteOptions:
     """Store accessor streams with EXT_meshopt_compression (required, with a fallback buffer)."""
     meshopt_level: int = 2
     """Unused by codec version 0 (kept for version 1 when loaders accept it)."""
+    float32_json: bool = False
+    """Write rotations, scales, material factors and the like in the fewest digits that keep
+    their float32 value (see json_tidy); translations and extras keep every digit."""
 
 
 @dataclass
@@ -102,6 +104,16 @@ def _row_bytes(esize: int, per_row: int) -> int:
     if per_row > 1 and wide % 4 == 0 and wide <= 256:
         return wide
     return esize if esize % 4 == 0 else 4
+
+
+def _padded(length: int) -> int:
+    return length + (-length % 4)
+
+
+def _extension_json(ext: dict) -> int:
+    """JSON bytes a bufferView gains by carrying this EXT_meshopt_compression object."""
+    text = json.dumps({"extensions": {"EXT_meshopt_compression": ext}}, separators=(",", ":"))
+    return len(text) - 1  # less the braces, plus the comma before it
 
 
 class _Bin:
@@ -195,6 +207,7 @@ class _Writer:
         if buffers:
             out["buffers"] = buffers
         self._extensions(out, emitted)
+        tidy(out, float32=self.options.float32_json)
         return {k: out[k] for k in (*ROOT_ORDER, *out) if k in out}
 
     # -- references ---------------------------------------------------------------------------
@@ -314,21 +327,23 @@ class _Writer:
             fields["target"] = ELEMENT_ARRAY_BUFFER
         view_index = len(self.views)
         compressed = self._meshopt(kind, stride, filter_, data) if self.options.meshopt else None
-        if compressed is not None and len(compressed[0]) + MESHOPT_VIEW_JSON >= len(data):
-            compressed = None  # a tiny stream: storing it plain is smaller
+        ext: dict[str, Any] = {}
+        if compressed is not None:
+            ext = {
+                "buffer": 0,
+                "byteOffset": self.bin.length,
+                "byteLength": len(compressed[0]),
+                "byteStride": stride,
+                **compressed[1],
+            }
+            if _padded(len(compressed[0])) + _extension_json(ext) >= _padded(len(data)):
+                compressed = None  # a tiny stream: storing it plain is smaller
         if compressed is None and filter_:
             data = self._pack(kind, stride, members, out, filtered=False)  # what a decoder would yield
         if compressed is None:
             self._view(self.bin.add(data), len(data), **fields)
         else:
-            ext_offset = self.bin.add(compressed[0])
-            ext = {
-                "buffer": 0,
-                "byteOffset": ext_offset,
-                "byteLength": len(compressed[0]),
-                "byteStride": stride,
-            }
-            ext.update(compressed[1])
+            self.bin.add(compressed[0])
             fb_offset = self.fallback_length
             self.fallback_length += len(data) + (-len(data) % 4)
             self.views.append(

@@ -14,9 +14,8 @@ only decides how well an attribute compresses.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-import DracoPy
 import numpy as np
 
 from ..document import COMPONENT_DTYPES, Accessor, Blob, Document
@@ -40,6 +39,14 @@ DRACO_INTEGER_TYPES: dict[int, np.dtype] = {
 
 class DracoError(Exception):
     """DracoPy failed to encode a mesh (the caller keeps the primitive uncompressed)."""
+
+
+def _dracopy() -> Any:
+    """The DracoPy module, imported when Draco data is first read or written: most runs do
+    neither, and the command line starts quicker without it."""
+    import DracoPy
+
+    return DracoPy
 
 
 # -- encoding ---------------------------------------------------------------------------------
@@ -110,8 +117,9 @@ def encode_mesh(
             generic[len(generic)] = np.ascontiguousarray(attribute.values)
     if positions is None:
         raise DracoError("a Draco mesh needs positions")
+    dracopy = _dracopy()
     try:
-        data = DracoPy.encode(
+        data = dracopy.encode(
             positions,
             np.ascontiguousarray(faces, np.uint32).reshape(-1),
             quantization_bits=settings.position_bits,
@@ -124,7 +132,7 @@ def encode_mesh(
             normal_quantization_bits=settings.normal_bits,
             **kwargs,
         )
-        mesh = DracoPy.decode(data)
+        mesh = dracopy.decode(data)
     except Exception as exc:  # DracoPy raises its own exception types, ValueError and AssertionError
         raise DracoError(str(exc) or type(exc).__name__) from exc
     faces_out = getattr(mesh, "faces", None)
@@ -191,7 +199,7 @@ def _decode_primitive(
     if not isinstance(mapping, dict) or not mapping:
         raise InvalidModel(f"{where} lists no attributes.")
     try:
-        mesh = DracoPy.decode(blob.data)
+        mesh = _dracopy().decode(blob.data)
     except Exception as exc:  # DracoPy raises its own types and RuntimeError
         raise InvalidModel(f"{where}: the Draco data is corrupt or not Draco data at all ({exc}).") from exc
     by_id = {a["unique_id"]: a for a in mesh.attributes}

@@ -131,11 +131,7 @@ def animation(doc: Document, options: AnimationOptions = DEFAULTS) -> dict:
     tracks = _tracks(doc, options)
     dropped = _drop_idle_channels(doc, tracks)
     live = [t for t in tracks if t.channels]
-    for grid in _grids(live):
-        for group in _groups(grid, exact=not options.resample):
-            keep = kf.reduce([t.curve() for t in group], joint=True, exact=not options.resample)[0]
-            for t in group:
-                t.keep = keep
+    _resample(live, exact=not options.resample)
     pool = _Pool(doc)
     errors = _rebuild(live, pool)
     paths = ("rotation",) * options.quantize_rotations + ("weights",) * options.quantize_weights
@@ -284,15 +280,32 @@ def _rest_value(node: dict, path: str, width: int) -> np.ndarray | None:
     return value if value.shape == (width,) else None
 
 
-def _idle(track: Track, node: dict) -> bool:
-    """The track holds the node at its rest value throughout: every keyframe within tolerance of
-    it (float32 noise when resampling is off), and cubic-spline tangents zero."""
-    rest = _rest_value(node, track.path, track.points.shape[1])
-    if rest is None:
-        return False
-    error = kf.error(track.path, track.points, rest[None], track.norm)
-    flat = track.interpolation != "CUBICSPLINE" or not np.any(track.values[:, [0, 2]])
-    return flat and bool(np.all(error <= max(track.tolerance, EXACT)))
+def _idle_channels(tracks: list[Track]) -> set[int]:
+    """ids of the channels whose track holds their node at its rest value throughout: every
+    keyframe within tolerance of it (float32 noise when resampling is off), and cubic-spline
+    tangents zero. The errors of all tracks of one path are measured in one go."""
+    cases: dict[tuple[str, int], list[tuple[Track, dict, np.ndarray]]] = {}
+    for t in tracks:
+        if t.interpolation == "CUBICSPLINE" and np.any(t.values[:, [0, 2]]):
+            continue
+        width = t.points.shape[1]
+        for c in t.channels:
+            rest = _rest_value(c["target"]["node"], t.path, width)
+            if rest is not None:
+                cases.setdefault((t.path, width), []).append((t, c, rest))
+    idle: set[int] = set()
+    for (path, _width), found in cases.items():
+        counts = [len(t.times) for t, _c, _rest in found]
+        rows = np.cumsum(counts)[:-1]
+        points = np.concatenate([t.points for t, _c, _rest in found])
+        rest = np.repeat([r for _t, _c, r in found], counts, axis=0)
+        norm = np.repeat([t.norm for t, _c, _rest in found], counts)
+        bound = np.repeat([max(t.tolerance, EXACT) for t, _c, _rest in found], counts)
+        within = kf.error(path, points, rest, norm) <= bound
+        idle.update(
+            id(c) for (_t, c, _rest), ok in zip(found, np.split(within, rows), strict=True) if ok.all()
+        )
+    return idle
 
 
 def _moved(doc: Document, tracks: list[Track], idle: set[int]) -> set[tuple[int, str]]:
@@ -316,7 +329,7 @@ def _moved(doc: Document, tracks: list[Track], idle: set[int]) -> set[tuple[int,
 def _drop_idle_channels(doc: Document, tracks: list[Track]) -> int:
     """Remove channels that hold a node at rest where no other channel moves that node property,
     keeping those a clip needs to keep its duration or (if named) to exist. Returns how many went."""
-    idle = {id(c) for t in tracks for c in t.channels if _idle(t, c["target"]["node"])}
+    idle = _idle_channels(tracks)
     moved = _moved(doc, tracks, idle)
     drop = {
         id(c)
@@ -375,25 +388,33 @@ def _grids(tracks: list[Track]) -> list[list[Track]]:
     return list(grids.values())
 
 
-def _groups(grid: list[Track], exact: bool) -> list[list[Track]]:
+def _resample(tracks: list[Track], exact: bool) -> None:
+    """Set each resamplable track's kept keyframes: tracks are reduced each on its own, grouped
+    (see _groups), and each group reduced to one set of keyframes. Every step handles all tracks
+    at once: per grid, numpy's per-call overhead would cost more than the arithmetic."""
+    grids = _grids(tracks)
+    alone = iter(kf.reduce([t.curve() for grid in grids for t in grid], joint=False, exact=exact))
+    groups = [group for grid in grids for group in _groups(grid, [next(alone) for _ in grid])]
+    shared = kf.reduce_shared([[t.curve() for t in group] for group in groups], exact=exact)
+    for group, keep in zip(groups, shared, strict=True):
+        for t in group:
+            t.keep = keep
+
+
+def _groups(grid: list[Track], alone: list[np.ndarray]) -> list[list[Track]]:
     """Split the tracks of one time grid into groups that will share one reduced set of keyframes
-    (and so one input accessor).
+    (and so one input accessor); alone: which keyframes each track keeps when reduced on its own.
 
     Every track alone keeps fewest keyframes, but each distinct set of kept times costs an input
     accessor whose JSON can outweigh the keyframes saved. Starting from one group per distinct
     single-track result, the two groups whose merge saves the most estimated bytes are merged
     until no merge saves any: a group costs (its kept keyframes) x (a time value + every member's
     keyframe bytes) + one accessor's JSON, a merged group's keyframes estimated by the union."""
-    masks: list[np.ndarray] = []
-    members: list[list[Track]] = []
-    for t, keep in zip(grid, kf.reduce([t.curve() for t in grid], joint=False, exact=exact), strict=True):
-        same = next((i for i, m in enumerate(masks) if np.array_equal(m, keep)), None)
-        if same is None:
-            masks.append(keep)
-            members.append([t])
-        else:
-            members[same].append(t)
-    mask = np.array(masks, dtype=np.float64)
+    by_mask: dict[bytes, tuple[np.ndarray, list[Track]]] = {}
+    for t, keep in zip(grid, alone, strict=True):
+        by_mask.setdefault(keep.tobytes(), (keep, []))[1].append(t)
+    mask = np.array([keep for keep, _ in by_mask.values()], dtype=np.float64)
+    members = [group for _, group in by_mask.values()]
     weight = np.array([sum(_key_bytes(t) for t in g) for g in members])
     alive = np.ones(len(members), bool)
     while alive.sum() > 1:
@@ -451,16 +472,13 @@ class _Pool:
 def _rebuild(tracks: list[Track], pool: _Pool) -> list[float]:
     """Point every track whose keyframes changed at accessors holding only the kept ones. Returns
     the largest remaining error of each such track relative to its tolerance."""
-    errors: list[float] = []
-    for t in tracks:
-        if t.keep is None or t.keep.all():
-            continue
+    changed = [t for t in tracks if t.keep is not None and not t.keep.all()]
+    for t in changed:
         inp, out = t.sampler["input"], t.sampler["output"]
         rows = out.data.reshape(len(t.times), -1)[t.keep].reshape(-1, out.data.shape[1])
         t.sampler["input"] = pool.get("input", inp.data[t.keep], inp)
         t.sampler["output"] = pool.get("output", rows, out)
-        errors.append(kf.max_error(t.curve(), t.keep))
-    return errors
+    return kf.max_errors([t.curve() for t in changed], [t.keep for t in changed])
 
 
 def _quantize(tracks: list[Track], paths: tuple[str, ...], pool: _Pool) -> dict[str, int]:

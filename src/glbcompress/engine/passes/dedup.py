@@ -117,11 +117,6 @@ class _Merger:
 
     # -- keys: equal keys mean equal content (accessors and images are confirmed byte by byte) --
 
-    def _props_key(self, props: dict) -> str:
-        return self._canonical(
-            {k: v for k, v in props.items() if k != "name" or self.options.keep_unique_names}
-        )
-
     def accessor_key(self, a: Accessor) -> tuple | None:
         roles = self.roles.get(id(a))
         if not roles or a.draco or a.filtered is not None:
@@ -129,19 +124,19 @@ class _Merger:
         data = np.ascontiguousarray(a.data)
         digest = hashlib.blake2b(data.view(np.uint8), digest_size=16).digest()
         meta = (a.type, data.dtype.str, data.shape, a.normalized, a.sparse, a.meshopt_filter)
-        return (roles, meta, self._props_key(a.props), digest)
+        return (roles, meta, self.json_key(a.props), digest)
 
     def image_key(self, image: Image) -> tuple:
         digest = hashlib.blake2b(image.data, digest_size=16).digest()
-        return (image.mime_type, len(image.data), self._props_key(image.props), digest)
+        return (image.mime_type, len(image.data), self.json_key(image.props), digest)
 
     def sampler_key(self, sampler: dict) -> str:
         return self.json_key({**SAMPLER_DEFAULTS, **sampler})
 
     def json_key(self, obj: dict) -> str:
-        return self._canonical(
-            {k: v for k, v in obj.items() if k != "name" or self.options.keep_unique_names}
-        )
+        """obj's JSON as canonical text (without its name unless keep_unique_names)."""
+        kept = {k: v for k, v in obj.items() if k != "name" or self.options.keep_unique_names}
+        return self._canonical(kept) if kept else "{}"  # most accessors: no JSON of their own
 
     def _canonical(self, value: Any) -> str:
         return json.dumps(self._tokens(value), sort_keys=True, separators=(",", ":"))
@@ -162,12 +157,8 @@ class _Merger:
 
 def _same_content(a: Any, b: Any) -> bool:
     """Confirm a hash match on the bytes themselves."""
-    if isinstance(a, Accessor):
-        return bool(
-            np.array_equal(
-                np.ascontiguousarray(a.data).view(np.uint8), np.ascontiguousarray(b.data).view(np.uint8)
-            )
-        )
+    if isinstance(a, Accessor):  # keys hold dtype and shape: equal bytes are equal arrays
+        return np.ascontiguousarray(a.data).tobytes() == np.ascontiguousarray(b.data).tobytes()
     if isinstance(a, Image):
         return a.data == b.data
     return True

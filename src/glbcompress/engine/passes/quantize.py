@@ -6,9 +6,14 @@ makes what the meshopt codec sees far more regular.
 
 - POSITION: one grid for the whole scene (``position_grid="scene"``), so parts that meet in the
   source still meet exactly: one origin and one uniform step, the largest extent of the local-space
-  bounding box of every mesh divided into ``2**position_bits - 1`` steps, stored as unsigned
-  integers (not normalized, so decoding is exact). The dequantization D = translate(origin) *
-  scale(step) goes where the renderer applies it: into the mesh's node (T becomes T * D), into a new
+  bounding box of every mesh divided into ``2**position_bits - 1`` steps, stored as integers (not
+  normalized, so decoding is exact). The origin is the meshes' own origin (signed integers) when
+  their box lies around it, so D below is a pure scale and node translations and pivots stay as
+  they were; otherwise it is the box's lowest corner (unsigned integers). Positions (and morph
+  deltas) that already sit on a coarser round lattice (Horse: multiples of 0.1; voxel models: half
+  voxels) are stored on that lattice instead: exact, in fewer levels, often in bytes. The
+  dequantization D = translate(origin) * scale(step) goes where the renderer applies it: into the
+  mesh's node (T becomes T * D, its translation written to the digits the grid needs), into a new
   child node carrying the mesh when the node is animated, has children or carries something else
   (camera, light, extension), into the inverse bind matrices of a skin (copied if meshes on other
   grids share it), or into each EXT_mesh_gpu_instancing transform. Morph target deltas use the same
@@ -20,7 +25,8 @@ makes what the meshopt codec sees far more regular.
   KHR_texture_transform on every texture that samples it (composed with any transform already
   there), as KHR_mesh_quantization intends. Materials and texture-coordinate accessors that are used
   together share one range, so every primitive stays correct. A range wider than one texture repeat
-  gets extra bits. Sets that no texture samples need no transform: unorm if within [0, 1], else float.
+  gets extra bits; coordinates on a coarser round lattice (texel centres) keep it, per axis. Sets
+  that no texture samples need no transform: unorm if within [0, 1], else float.
 - COLOR_n: normalized unsigned integers when within [0, 1]. WEIGHTS_n: normalized unsigned integers
   whose sum per vertex is exactly 1. JOINTS_n: 8 bits when every index fits.
 
@@ -98,24 +104,78 @@ def quantize(doc: Document, options: QuantizeOptions = DEFAULTS) -> dict:
 
 @dataclass(eq=False)
 class Grid:
-    """Positions p stored as integers q with p = origin + step * q."""
+    """Positions p stored as integers q with p = origin + step * q and lowest <= q <= highest."""
 
     origin: np.ndarray
     step: float
-    bits: int
+    lowest: int
+    highest: int
+    resolution: float = 0.0
+    """The step the requested bits give: what rounding elsewhere (node translations) must stay
+    well within. Equal to step unless the positions sit on a coarser lattice (see on_lattice)."""
+
+    def __post_init__(self) -> None:
+        self.resolution = self.resolution or self.step
 
     @classmethod
     def fit(cls, lo: np.ndarray, hi: np.ndarray, bits: int) -> Grid:
-        """The grid over a bounding box, with origin and step exact in float32 (what renderers use)."""
+        """The grid over a bounding box, with origin and step exact in float32 (what renderers use).
+
+        Its origin is the mesh's own origin, with signed integers, when the box lies close enough
+        around it for the type that `bits` needs: the dequantization is then a pure scale and node
+        translations stay as they were (shorter JSON; ManyCubes' 500 nodes save 9 kB). Otherwise
+        it is the box's lower corner, with unsigned integers."""
         levels = (1 << bits) - 1
+        extent = float((hi - lo).max())
+        step = float(np.float32(extent / levels if extent > 0 else 1.0))
+        top = np.iinfo(qz.storage(bits, signed=True)).max
+        span = np.round(np.concatenate([lo, hi]) / step)
+        if np.abs(span).max() <= top:
+            return cls(np.zeros(3), step, int(span.min()), int(span.max()))
         origin32 = lo.astype(F32)
         origin32 = np.where(origin32 > lo, np.nextafter(origin32, np.float32(-np.inf)), origin32)
         origin = origin32.astype(np.float64)
         extent = float((hi - origin).max())
-        step = np.float32(extent / levels if extent > 0 else 1.0)
-        while float(step) * levels < extent:
-            step = np.nextafter(step, np.float32(np.inf))
-        return cls(origin, float(step), bits)
+        step32 = np.float32(extent / levels if extent > 0 else 1.0)
+        while float(step32) * levels < extent:
+            step32 = np.nextafter(step32, np.float32(np.inf))
+        return cls(origin, float(step32), 0, levels)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The smallest integer type that holds lowest..highest."""
+        for dtype in (np.uint8, np.int8, np.uint16, np.int16) if self.lowest >= 0 else (np.int8, np.int16):
+            info = np.iinfo(dtype)
+            if info.min <= self.lowest and self.highest <= info.max:
+                return np.dtype(dtype)
+        raise AssertionError("a position grid wider than 16 bits")
+
+    def on_lattice(self, positions: list[np.ndarray], deltas: list[np.ndarray]) -> Grid:
+        """A coarser grid that every position (and morph target delta) already sits on, or this
+        one. Exporters often write coordinates on a round step (Horse: 0.1 units, voxel models:
+        half a voxel), finer than nothing but coarser than a 14-bit grid; storing them on that step
+        keeps them exact (within a sixteenth of this grid's step) in far fewer levels. The lattice
+        may run through this grid's origin or through the lowest corner of the positions (a voxel
+        model's x on whole voxels and y on half voxels is a lattice of whole voxels from there)."""
+        positions = [p for p in positions if len(p)]
+        if not positions:
+            return self
+        tolerance = self.step / 16
+        corner = np.min([p.min(axis=0) for p in positions], axis=0)
+        extent = float((np.max([p.max(axis=0) for p in positions], axis=0) - corner).max())
+        best: Grid = self
+        for origin in (self.origin, corner):
+            finest = self.step if best is self else best.step * (1 + 1e-6)  # only a coarser one
+            for candidate in _lattice_steps(finest, extent):
+                step = float(np.float32(candidate))
+                if all(_near_lattice(p - origin, step, tolerance) for p in positions) and all(
+                    _near_lattice(d, step, tolerance) for d in deltas
+                ):
+                    low = min(int(np.round((p - origin).min(initial=0.0) / step)) for p in positions)
+                    high = max(int(np.round((p - origin).max(initial=0.0) / step)) for p in positions)
+                    best = Grid(origin, step, low, high, self.resolution)
+                    break
+        return best
 
     def matrix(self) -> np.ndarray:
         d = np.eye(4) * self.step
@@ -129,10 +189,9 @@ class Grid:
     def positions(self, a: Accessor) -> tuple[Accessor, float]:
         """The accessor on this grid, and the largest distance a vertex moved."""
         p = a.floats().astype(np.float64)
-        levels = (1 << self.bits) - 1
-        q = np.clip(np.round((p - self.origin) / self.step), 0, levels)
+        q = np.clip(np.round((p - self.origin) / self.step), self.lowest, self.highest)
         error = float(np.linalg.norm(self.origin + q * self.step - p, axis=1).max(initial=0.0))
-        return _derived(a, q.astype(qz.storage(self.bits, signed=False)), normalized=False), error
+        return _derived(a, q.astype(self.dtype), normalized=False), error
 
     def deltas(self, a: Accessor) -> tuple[Accessor, float]:
         """Morph target position deltas in grid steps: integers when they fit, floats otherwise."""
@@ -146,6 +205,38 @@ class Grid:
         return _derived(a, q.astype(dtype), normalized=False, sparse=a.sparse), error
 
 
+LATTICE_STEPS = sorted(
+    {m * 10.0**e for e in range(-12, 13) for m in (1, 2, 5)}
+    | {2.0**k for k in range(-40, 41)}
+    | {1 / 255, 1 / 65535},  # normalized integers: a second run finds its own output
+    reverse=True,
+)
+
+
+def _lattice_steps(finest: float, extent: float) -> list[float]:
+    """Round steps from extent down to finest, coarsest first: 1, 2 and 5 times a power of ten,
+    powers of two, and the steps of normalized bytes and shorts."""
+    if not extent > finest > 0:
+        return []
+    return [s for s in LATTICE_STEPS if finest <= s <= extent]
+
+
+def _coarsest_lattice(values: list[np.ndarray], finest: float, extent: float) -> float:
+    """The coarsest round step (see _lattice_steps) whose multiples every value is within a
+    sixteenth of finest of, or finest. Texture coordinates on texel centres of a power-of-two
+    texture (voxel models' palettes) sit on such a lattice."""
+    for candidate in _lattice_steps(finest, extent):
+        step = float(np.float32(candidate))
+        if all(_near_lattice(v, step, finest / 16) for v in values):
+            return step
+    return finest
+
+
+def _near_lattice(values: np.ndarray, step: float, tolerance: float) -> bool:
+    """True if every value is within tolerance of a multiple of step."""
+    return bool(np.abs(np.round(values / step) * step - values).max(initial=0.0) <= tolerance)
+
+
 def _derived(old: Accessor, data: np.ndarray, normalized: bool, sparse: bool = False) -> Accessor:
     """A new accessor that replaces old in some uses: same type and JSON fields, new data."""
     return Accessor(np.ascontiguousarray(data), old.type, normalized, copy.deepcopy(old.props), sparse=sparse)
@@ -155,6 +246,20 @@ def _bounds(accessors: list[Accessor]) -> tuple[np.ndarray, np.ndarray]:
     lo = np.min([a.floats().min(axis=0) for a in accessors], axis=0).astype(np.float64)
     hi = np.max([a.floats().max(axis=0) for a in accessors], axis=0).astype(np.float64)
     return lo, hi
+
+
+def _fit(meshes: list[tuple[dict, list[Accessor]]], bits: int) -> Grid:
+    """The grid over the meshes' positions, or the coarser lattice they already sit on."""
+    positions = [a for _mesh, accessors in meshes for a in accessors]
+    grid = Grid.fit(*_bounds(positions), bits)
+    deltas = [
+        target["POSITION"].floats().astype(np.float64)
+        for mesh, _accessors in meshes
+        for prim in mesh["primitives"]
+        for target in prim.get("targets", [])
+        if isinstance(target.get("POSITION"), Accessor)
+    ]
+    return grid.on_lattice([a.floats().astype(np.float64) for a in positions], deltas)
 
 
 # -- Nodes: where the dequantization goes -------------------------------------------------------------
@@ -212,14 +317,14 @@ def _fold_into_node(node: dict, grid: Grid) -> None:
     model's large offsets need more than float32)."""
     if "matrix" in node:
         m = local_matrix(node) @ grid.matrix()
-        tolerance = float(np.linalg.norm(m[:3, :3], 2)) / 64
+        tolerance = float(np.linalg.norm(m[:3, :3], 2)) * grid.resolution / grid.step / 64
         columns = [[*_floats(m[:3, i]), 0.0] for i in range(3)]
         node["matrix"] = [*columns[0], *columns[1], *columns[2], *_rounded(m[:3, 3], tolerance), 1.0]
         return
     rotation = quat_to_matrix(np.asarray(node.get("rotation", (0, 0, 0, 1)), np.float64))
     scale = np.asarray(node.get("scale", (1, 1, 1)), np.float64)
     translation = np.asarray(node.get("translation", (0, 0, 0)), np.float64)
-    tolerance = grid.step * float(np.abs(scale).max()) / 64
+    tolerance = grid.resolution * float(np.abs(scale).max()) / 64
     node["translation"] = _rounded(translation + rotation @ (scale * grid.origin), tolerance)
     node["scale"] = _floats(scale * grid.step)
 
@@ -492,8 +597,8 @@ class _Run:
     def _grids(self, meshes: list[tuple[dict, list[Accessor]]]) -> dict[int, Grid]:
         bits = self.options.position_bits
         if self.options.position_grid == "mesh":
-            return {id(mesh): Grid.fit(*_bounds(positions), bits) for mesh, positions in meshes}
-        grid = Grid.fit(*_bounds([p for _m, positions in meshes for p in positions]), bits)
+            return {id(mesh): _fit([(mesh, positions)], bits) for mesh, positions in meshes}
+        grid = _fit(meshes, bits)
         return {id(mesh): grid for mesh, _positions in meshes}
 
     def _quantize_positions(self, prim: dict, grid: Grid) -> float:
@@ -521,7 +626,7 @@ class _Run:
         for mesh, positions in meshes:
             lo, hi = _bounds(positions)
             extent = float((hi - lo).max())
-            if extent > 0 and grids[id(mesh)].step / 2 / extent > 0.01:
+            if extent > 0 and grids[id(mesh)].resolution / 2 / extent > 0.01:
                 coarse.append(mesh.get("name") or f"#{index[id(mesh)]}")
         if coarse:
             names = ", ".join(coarse[:5]) + (f" and {len(coarse) - 5} more" if len(coarse) > 5 else "")
@@ -541,12 +646,14 @@ class _Run:
             grid = grids.get(id(mesh))
             if isinstance(node.get("skin"), dict):
                 skin_uses.setdefault(id(node["skin"]), (node["skin"], []))[1].append((node, "skin", grid))
-            elif grid is None or grid.is_identity():
+            elif grid is None:
+                continue
+            elif uses.can_fold(node) and not self._instanced(node):
+                _fold_into_node(node, grid)  # with the identity grid, only rounds the translation
+            elif grid.is_identity():
                 continue
             elif self._instanced(node):
                 self._fold_into_instances(node, grid)
-            elif uses.can_fold(node):
-                _fold_into_node(node, grid)
             else:
                 self._move_mesh_to_child(node, grid, uses)
         for skin, skin_grids in skin_uses.values():
@@ -654,9 +761,15 @@ class _Run:
             self.warnings.append("Texture coordinates spanning thousands of repeats were kept as floats.")
             return
         levels = (1 << bits) - 1
-        dtype = qz.storage(bits, signed=False)
-        top = np.iinfo(dtype).max
         step = np.where(hi > lo, (hi - lo) / levels, 1.0)
+        resolution = float(step.min())
+        uvs = [a.floats().astype(np.float64) for a in uv_set.accessors]
+        step = np.array(
+            [_coarsest_lattice([uv[:, k] - lo[k] for uv in uvs], step[k], hi[k] - lo[k]) for k in (0, 1)]
+        )
+        levels = int(np.round((hi - lo) / step).max())
+        dtype = qz.storage(max(1, levels.bit_length()), signed=False)
+        top = np.iinfo(dtype).max
         if not lo.any() and np.allclose(step * top, 1.0, rtol=1e-6, atol=0):
             step = np.full(2, 1.0 / top)
 
@@ -676,9 +789,7 @@ class _Run:
             self._swap(container, slot, ("MORPH_TEXCOORD", id(uv_set)), rescale_delta)
         if lo.any() or (step * top != 1.0).any():
             for info in uv_set.infos:
-                _compose_texture_transform(
-                    info, lo, step * top, float(step.min()) * _texture_scale(info) / 64
-                )
+                _compose_texture_transform(info, lo, step * top, resolution * _texture_scale(info) / 64)
             self.doc.use_extension(TEXTURE_TRANSFORM, required=True)
             self.counts["texture transforms"] += len(uv_set.infos)
 

@@ -1,0 +1,213 @@
+"""Compressing to a size budget (``target_size_mb``): the most faithful output that fits.
+
+A user who needs "at most 5 MB" should not have to guess a simplification ratio and a texture
+size. The search compresses the model a bounded number of times, trying geometry first:
+
+1. As the options say, without simplification. If that fits, done: nothing is lost.
+2. Per texture level (as given, then colour, normal and data maps at 1/2, 1/4 and 1/8 of their
+   size, when the textures pass is on): compress with the geometric error allowed to reach
+   ``GEOMETRY_CAP`` (1% of the scene's diagonal, measured as a Hausdorff distance). If that still
+   does not fit, the textures must give more: next level. If it fits, bisect (in log scale) for
+   the smallest geometric error that fits at this level.
+3. With the smallest textures, the error may grow to ``MAX_ERROR`` (5%). Past that the model
+   would be destroyed rather than simplified: the search stops with ``BudgetUnreachable``, whose
+   message says how small the model can go.
+
+Simplification runs as ``simplify_ratio=0`` with ``simplify_error=e``: one error bound for the
+whole scene, so triangles go where they show least, whatever mesh they are in. The report is the
+chosen run's, with a "target size" entry saying what was tried and chosen.
+
+>>> compress_to_budget("in.glb", "out.glb", resolve("balanced", {"target_size_mb": 2}))
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from .errors import InvalidOptions
+from .limits import DEFAULT_LIMITS, Limits
+from .options import FIELD_OWNER, Options
+from .passes.simplify import DEFAULTS as SIMPLIFY_DEFAULTS
+from .report import PassReport, Report
+
+MEGABYTE = 1_000_000
+GEOMETRY_CAP = 0.01
+"""Largest geometric error (fraction of the scene's diagonal) spent before textures shrink."""
+MAX_ERROR = 0.05
+"""Largest geometric error at all: beyond it the model is destroyed, not simplified."""
+MIN_ERROR = 1e-5
+"""Smallest error the bisection considers (below a 16-bit position grid's step)."""
+BISECTION_STEPS = 6
+TEXTURE_SCALES = (1.0, 0.5, 0.25, 0.125)
+"""Texture levels: factors on every texture scale option (colour, normal and data maps)."""
+TEXTURE_SCALE_OPTIONS = ("texture_scale", "texture_scale_normal", "texture_scale_data")
+
+
+class BudgetUnreachable(InvalidOptions):
+    """The target size cannot be met without destroying the model."""
+
+
+@dataclass
+class _Trial:
+    path: Path
+    report: Report
+    scale: float
+    error: float
+
+    @property
+    def size(self) -> int:
+        return self.report.output_bytes
+
+
+class _Search:
+    def __init__(self, src: str | Path, dst: Path, options: Options, progress, limits: Limits):
+        from . import pipeline
+
+        self.compress = pipeline.compress
+        self.src = src
+        self.dst = dst
+        self.options = options
+        self.progress = progress
+        self.limits = limits
+        self.budget = int(options.simplify.target_size_mb * MEGABYTE)
+        self.trials: list[_Trial] = []
+        self.best: _Trial | None = None
+        self.smallest: _Trial | None = None
+
+    def run(self, scale: float, error: float) -> _Trial:
+        """Compress once with the given texture scale and error bound; keeps the best fitting and
+        the smallest outputs, deletes the others' files."""
+        n = len(self.trials)
+        path = self.dst.with_name(f".{self.dst.name}.budget{n}.glb")
+        base = n / (3 + len(TEXTURE_SCALES) * 2 + BISECTION_STEPS)
+        self.progress(f"target size: try {n + 1}", min(base, 0.95))
+        report = self.compress(self.src, path, self._options(scale, error), None, self.limits)
+        trial = _Trial(path, report, scale, error)
+        self.trials.append(trial)
+        if trial.size <= self.budget and (self.best is None or self._better(trial, self.best)):
+            self.best = trial
+        if self.smallest is None or trial.size < self.smallest.size:
+            self.smallest = trial
+        for other in self.trials:
+            if other is not self.best and other is not self.smallest:
+                other.path.unlink(missing_ok=True)
+        return trial
+
+    @staticmethod
+    def _better(a: _Trial, b: _Trial) -> bool:
+        """More faithful: larger textures first, then less geometric error."""
+        return (a.scale, -a.error) > (b.scale, -b.error)
+
+    def _options(self, scale: float, error: float) -> Options:
+        simplify = replace(
+            self.options.simplify or SIMPLIFY_DEFAULTS,
+            target_size_mb=0.0,
+            simplify_ratio=0.0 if error > 0 else 1.0,
+            simplify_error=min(error, 1.0),
+        )
+        options = replace(self.options, simplify=simplify)
+        if scale < 1.0:
+            changes = {}
+            for key in TEXTURE_SCALE_OPTIONS:
+                owner = FIELD_OWNER.get(key)
+                current = getattr(options, owner, None) if owner else None
+                if current is not None:
+                    changes[key] = getattr(current, key) * scale
+            options = options.override(changes)
+        return options
+
+    def texture_scales(self) -> tuple[float, ...]:
+        """The texture levels this run can use: all of them when the textures pass is on."""
+        owners = {FIELD_OWNER.get(k) for k in TEXTURE_SCALE_OPTIONS}
+        usable = any(o is not None and getattr(self.options, o, None) is not None for o in owners)
+        return TEXTURE_SCALES if usable else TEXTURE_SCALES[:1]
+
+    def search(self) -> _Trial:
+        if self.run(1.0, 0.0).size <= self.budget:
+            return self.best
+        scales = self.texture_scales()
+        for k, scale in enumerate(scales):
+            if scale < 1.0 and self.run(scale, 0.0).size <= self.budget:
+                return self.best
+            caps = (GEOMETRY_CAP, MAX_ERROR) if k == len(scales) - 1 else (GEOMETRY_CAP,)
+            low = MIN_ERROR
+            for cap in caps:
+                if self.run(scale, cap).size <= self.budget:
+                    return self._bisect(scale, low, cap)
+                low = cap
+        raise BudgetUnreachable(self._refusal())
+
+    def _bisect(self, scale: float, low: float, high: float) -> _Trial:
+        """Smallest error in (low, high] that fits, high known to fit."""
+        for _step in range(BISECTION_STEPS):
+            if high / low < 1.15:
+                break
+            middle = math.sqrt(low * high)
+            if self.run(scale, middle).size <= self.budget:
+                high = middle
+            else:
+                low = middle
+        assert self.best is not None
+        return self.best
+
+    def _refusal(self) -> str:
+        smallest = self.smallest
+        assert smallest is not None
+        textures = f", textures at 1/{round(1 / smallest.scale)} of their size" if smallest.scale < 1 else ""
+        need = math.ceil(smallest.size / MEGABYTE * 100) / 100
+        return (
+            f"The model cannot be made {self.options.simplify.target_size_mb:g} MB or smaller without "
+            f"destroying it: its smallest faithful version (geometric error {smallest.error:.0%} of its "
+            f"size{textures}) is {smallest.size / MEGABYTE:.2f} MB. Ask for {need:g} MB or more."
+        )
+
+    def cleanup(self, keep: _Trial | None) -> None:
+        for trial in self.trials:
+            if trial is not keep:
+                trial.path.unlink(missing_ok=True)
+
+
+def _quiet(step: str, fraction: float) -> None:
+    pass
+
+
+def compress_to_budget(
+    src: str | Path,
+    dst: str | Path,
+    options: Options,
+    progress=None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Report:
+    """Compress src into dst at most ``options.simplify.target_size_mb`` megabytes (10^6 bytes),
+    as faithfully as the search finds; raises BudgetUnreachable if that would destroy the model."""
+    if options.simplify is None or options.simplify.target_size_mb <= 0:
+        raise InvalidOptions("target_size_mb must be a positive number of megabytes.")
+    started = time.perf_counter()
+    dst = Path(dst)
+    search = _Search(src, dst, options, progress or _quiet, limits)
+    chosen = None
+    try:
+        chosen = search.search()
+        os.replace(chosen.path, dst)
+    finally:
+        search.cleanup(chosen)
+    report = chosen.report
+    changes = {
+        "target bytes": search.budget,
+        "output bytes": chosen.size,
+        "compressions tried": len(search.trials),
+        "geometric error allowed": chosen.error,
+    }
+    if chosen.scale < 1:
+        changes["texture scale"] = chosen.scale
+        report.warnings.append(
+            f"To fit {options.simplify.target_size_mb:g} MB, textures were scaled to {chosen.scale:g} of their size."
+        )
+    report.passes.append(PassReport("target size", round(time.perf_counter() - started, 4), changes))
+    report.options = {**report.options, "target_size_mb": options.simplify.target_size_mb}
+    report.seconds = time.perf_counter() - started
+    return report

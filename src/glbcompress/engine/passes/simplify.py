@@ -1,0 +1,638 @@
+"""simplify: fewer triangles where they do not show, with meshoptimizer's simplifier.
+
+Scans and CAD exports carry millions of triangles a viewer cannot tell apart from far fewer. Each
+mesh is reduced towards ``simplify_ratio`` of its triangles, stopping early where the geometric
+error would pass ``simplify_error`` (a fraction of the scene's bounding-box diagonal, or of each
+mesh's own with ``simplify_error_scale="mesh"``). So ratio 0 with a tiny error removes only what is
+invisible (coplanar triangles, flat strips of a CAD export), and ratio 0.25 with error 1 makes a
+quarter-size LOD whatever it costs.
+
+What it keeps, and how:
+
+- Seams. All triangle primitives of a mesh with the same vertex layout are simplified together,
+  each with vertices of its own (welded: identical vertices merged), so material boundaries,
+  UV seams and hard normals are vertices at the same place with different data; the simplifier
+  moves such seams only along themselves, on both sides at once, and nothing tears.
+- Appearance. Normals, texture coordinates (weighted by their density) and vertex colours count
+  in the error, not only positions (``simplify_attributes``).
+- Borders. ``lock_borders`` pins every open edge of a mesh, so meshes that touch (separate nodes)
+  cannot open gaps between them; otherwise disconnected bits smaller than the error may go.
+- Skins and morph targets. The simplifier only picks which of the original vertices to keep, so
+  joints, weights and every morph target stay attached to their vertices. Morph-target
+  displacements also count in the error, so a vertex a target moves is not removed just because
+  the rest pose is flat; meshes with more targets than the metric can hold are left alone.
+- Points are thinned as points (meshoptimizer's point simplifier, colours considered), as far as
+  the ratio asks and the error allows; lines are left alone.
+
+``simplify_sloppy`` reaches the ratio where the careful simplifier stops short, by merging
+vertices on a grid regardless of seams and topology: for far-away LODs only.
+
+It runs before quantize (as gltfpack does): the simplifier works on float positions, and the
+quantization grid is then fitted to what is left. The report gives triangles before and after
+and the sampled Hausdorff distance between old and new surfaces (and, for morph-target meshes,
+at each target's full weight), as a fraction of the scene's diagonal.
+
+Example::
+
+    simplify(doc, SimplifyOptions(simplify_ratio=0.25, simplify_error=0.01))
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ..document import Accessor, Document
+from .vertex_streams import (
+    TRIANGLES,
+    Replacement,
+    derived,
+    index_accessor,
+    index_values,
+    order_free,
+    place_new_accessors,
+    stream_slots,
+)
+
+NAME = "simplify"
+POINTS, STRIP, FAN = 0, 5, 6
+NORMAL_WEIGHT = 0.5
+"""Weight of each normal component in the error (gltfpack uses the same)."""
+COLOR_WEIGHT = 1.0
+UV_FACTOR = 0.25
+"""Texture coordinates weigh 1 / (their typical triangle's size in UV space), times this."""
+BOUND_ATTEMPTS = 4
+"""Simplifications tried with a tighter limit before a mesh that keeps passing the bound is left alone."""
+POINT_SEARCH_STEPS = 8
+MAX_METRIC_COLUMNS = 32
+"""meshopt_simplifyWithAttributes takes at most 32 attribute columns."""
+SKIN_COLUMNS = 16
+"""At most this many columns describe skin weights (more joints are projected to this many)."""
+SKIN_REACH = 0.5
+"""How far a pose may move a vertex, as a fraction of the mesh's extent: a vertex whose skin weights
+differ by 1 from its neighbours' counts like one that far off the surface."""
+SKIN_PROJECTION_SEED = 5
+"""Bisection steps to find how many points the error bound allows."""
+
+
+@dataclass(frozen=True)
+class SimplifyOptions:
+    simplify_ratio: float = field(
+        default=0.5,
+        metadata={"help": "fraction of each mesh's triangles to aim for (the error bound may stop earlier)"},
+    )
+    simplify_error: float = field(
+        default=0.01,
+        metadata={"help": "largest geometric error allowed, as a fraction of the bounding-box diagonal"},
+    )
+    simplify_error_scale: Literal["scene", "mesh"] = field(
+        default="scene",
+        metadata={"help": "measure simplify_error against the whole scene's diagonal or each mesh's own"},
+    )
+    lock_borders: bool = field(
+        default=False,
+        metadata={"help": "keep the open borders of every mesh in place, so touching parts stay closed"},
+    )
+    simplify_min_triangles: int = field(
+        default=0, metadata={"help": "never aim below this many triangles per mesh"}
+    )
+    simplify_attributes: bool = field(
+        default=True,
+        metadata={"help": "count normals, texture coordinates, colours and morph targets in the error"},
+    )
+    simplify_sloppy: bool = field(
+        default=False,
+        metadata={"help": "reach the ratio where careful simplification stops, tearing seams (distant LODs)"},
+    )
+    target_size_mb: float = field(
+        default=0.0,
+        metadata={
+            "help": "make the output at most this many MB (0: no target): searches simplification "
+            "and texture settings, overriding simplify_ratio and simplify_error"
+        },
+    )
+
+
+DEFAULTS = SimplifyOptions()
+
+
+def simplify(doc: Document, options: SimplifyOptions = DEFAULTS) -> dict:
+    return _Run(doc, options).apply()
+
+
+# -- the scene's scale --------------------------------------------------------------------------
+
+
+def _mesh_bounds(mesh: dict) -> tuple[np.ndarray, np.ndarray] | None:
+    """Local bounding box of a mesh's positions (rest pose), or None if it has none."""
+    boxes = []
+    for prim in mesh.get("primitives", []):
+        position = prim.get("attributes", {}).get("POSITION")
+        if isinstance(position, Accessor) and position.count and position.type == "VEC3":
+            values = position.floats()
+            boxes.append((values.min(axis=0), values.max(axis=0)))
+    if not boxes:
+        return None
+    return np.min([b[0] for b in boxes], axis=0), np.max([b[1] for b in boxes], axis=0)
+
+
+def _instance_matrices(node: dict) -> np.ndarray:
+    """Translation and scale of each GPU instance (rotation does not change a bounding sphere)."""
+    inst = node.get("extensions", {}).get("EXT_mesh_gpu_instancing")
+    attrs = inst.get("attributes", {}) if isinstance(inst, dict) else {}
+    counts = [a.count for a in attrs.values() if isinstance(a, Accessor)]
+    if not counts:
+        return np.eye(4)[None]
+    n = counts[0]
+    out = np.tile(np.eye(4), (n, 1, 1))
+    if isinstance(attrs.get("SCALE"), Accessor):
+        out[:, :3, :3] *= np.abs(attrs["SCALE"].floats().astype(np.float64)).max(axis=1)[:, None, None]
+    if isinstance(attrs.get("TRANSLATION"), Accessor):
+        out[:, :3, 3] = attrs["TRANSLATION"].floats()
+    return out
+
+
+@dataclass
+class SceneScale:
+    """The scene's bounding-box diagonal and, per mesh, the largest scale a node draws it at."""
+
+    diagonal: float
+    mesh_scale: dict[int, float]
+
+    @classmethod
+    def of(cls, doc: Document) -> SceneScale:
+        lo, hi = np.full(3, np.inf), np.full(3, -np.inf)
+        scales: dict[int, float] = {}
+        bounds: dict[int, tuple[np.ndarray, np.ndarray] | None] = {}
+        for node, world in doc.scene_nodes():
+            mesh = node.get("mesh")
+            if not isinstance(mesh, dict):
+                continue
+            if id(mesh) not in bounds:
+                bounds[id(mesh)] = _mesh_bounds(mesh)
+            box = bounds[id(mesh)]
+            if box is None:
+                continue
+            corners = _corners(*box)
+            matrices = world @ _instance_matrices(node)
+            placed = np.einsum("nij,kj->nki", matrices, corners)[..., :3].reshape(-1, 3)
+            lo, hi = np.minimum(lo, placed.min(axis=0)), np.maximum(hi, placed.max(axis=0))
+            scale = float(np.linalg.norm(matrices[:, :3, :3], axis=1).max())
+            scales[id(mesh)] = max(scales.get(id(mesh), 0.0), scale)
+        diagonal = float(np.linalg.norm(hi - lo)) if np.isfinite(lo).all() else 0.0
+        return cls(diagonal, scales)
+
+
+def _corners(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The 8 corners of a box, homogeneous (8, 4)."""
+    pick = np.array([[(i >> k) & 1 for k in range(3)] for i in range(8)], bool)
+    return np.concatenate([np.where(pick, hi, lo), np.ones((8, 1))], axis=1).astype(np.float64)
+
+
+# -- one primitive, welded ----------------------------------------------------------------------
+
+
+def _triangle_list(prim: dict) -> np.ndarray:
+    """The primitive's triangles as (m, 3) vertex numbers; strips and fans unrolled (keeping the
+    winding glTF defines for them)."""
+    values = index_values(prim)
+    mode = prim.get("mode", TRIANGLES)
+    if mode == TRIANGLES:
+        return values[: len(values) // 3 * 3].reshape(-1, 3)
+    n = max(len(values) - 2, 0)
+    i = np.arange(n)
+    if mode == STRIP:
+        odd = (i % 2).astype(bool)
+        a, b, c = values[i], values[i + 1], values[i + 2]
+        return np.stack([np.where(odd, b, a), np.where(odd, a, b), c], axis=1)
+    return np.stack([np.full(n, values[0] if len(values) else 0), values[i + 1], values[i + 2]], axis=1)
+
+
+@dataclass
+class _Part:
+    """A triangle primitive with its own welded vertices: ``source[v]`` is the primitive's vertex
+    that welded vertex v stands for, ``triangles`` index welded vertices."""
+
+    prim: dict
+    source: np.ndarray
+    triangles: np.ndarray
+
+    @classmethod
+    def of(cls, prim: dict) -> _Part:
+        tri = _triangle_list(prim)
+        used = np.unique(tri)
+        parts = [
+            np.ascontiguousarray(a.data[used]).view(np.uint8).reshape(len(used), -1)
+            for _c, _s, a in stream_slots(prim)
+        ]
+        rows = np.ascontiguousarray(np.hstack(parts))
+        keys = rows.view(np.dtype((np.void, rows.shape[1]))).reshape(-1)
+        _unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        welded = inverse.reshape(-1)[np.searchsorted(used, tri)]
+        keep = (
+            (welded[:, 0] != welded[:, 1]) & (welded[:, 1] != welded[:, 2]) & (welded[:, 0] != welded[:, 2])
+        )
+        return cls(prim, used[first], welded[keep])
+
+    def stream(self, semantic: str, target: int | None = None) -> np.ndarray | None:
+        """Float values of one attribute (or one morph target's) at the welded vertices."""
+        container = self.prim["attributes"] if target is None else self.prim["targets"][target]
+        a = container.get(semantic)
+        return a.floats()[self.source].astype(np.float32) if isinstance(a, Accessor) else None
+
+
+def _layout(prim: dict) -> tuple:
+    """What must match for primitives to share one simplification: attribute and target layout."""
+
+    def of(container: dict) -> tuple:
+        return tuple(
+            sorted(
+                (k, a.type, a.data.dtype.str, a.normalized)
+                for k, a in container.items()
+                if isinstance(a, Accessor)
+            )
+        )
+
+    return of(prim.get("attributes", {})), tuple(of(t) for t in prim.get("targets", []))
+
+
+def _simplifiable(prim: dict) -> bool:
+    position = prim.get("attributes", {}).get("POSITION")
+    return (
+        prim.get("mode", TRIANGLES) in (TRIANGLES, STRIP, FAN)
+        and isinstance(position, Accessor)
+        and position.type == "VEC3"
+        and position.count > 0
+        and order_free(prim)
+    )
+
+
+# -- the metric ---------------------------------------------------------------------------------
+
+
+def _mean_size(values: np.ndarray, triangles: np.ndarray) -> float:
+    """Square root of the mean triangle area, for 2D (UV) or 3D values."""
+    if not len(triangles):
+        return 0.0
+    corners = values[triangles].astype(np.float64)
+    u, v = corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0]
+    if values.shape[1] == 2:
+        area = 0.5 * np.abs(u[:, 0] * v[:, 1] - u[:, 1] * v[:, 0])
+    else:
+        area = 0.5 * np.linalg.norm(np.cross(u, v), axis=1)
+    return float(np.sqrt(area.mean()))
+
+
+def _metric(
+    parts: list[_Part], positions: np.ndarray, triangles: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-vertex attributes the error weighs and their weights. A weighted attribute changing by
+    1 over a distance d costs about as much as moving a vertex by d, so unnormalized values are
+    weighed by the inverse of their typical change across a triangle."""
+    columns: list[np.ndarray] = []
+    weights: list[float] = []
+
+    def gather(semantic: str, target: int | None = None) -> np.ndarray | None:
+        values = [p.stream(semantic, target) for p in parts]
+        if any(v is None for v in values):
+            return None
+        return np.concatenate(values)
+
+    normal = gather("NORMAL")
+    if normal is not None:
+        columns.append(normal[:, :3])
+        weights += [NORMAL_WEIGHT] * 3
+    color = gather("COLOR_0")
+    if color is not None:
+        rgb = color[:, :3] * (color[:, 3:4] if color.shape[1] == 4 else 1.0)
+        columns.append(rgb)
+        weights += [COLOR_WEIGHT] * 3
+    uv = gather("TEXCOORD_0")
+    if uv is not None:
+        size = _mean_size(uv, triangles)
+        if size > 0:
+            columns.append(uv[:, :2])
+            weights += [UV_FACTOR / size] * 2
+    targets = len(parts[0].prim.get("targets", []))
+    edge = _mean_size(positions, triangles)
+    for t in range(targets):
+        delta = gather("POSITION", t)
+        if delta is not None and edge > 0:
+            columns.append(delta[:, :3])
+            weights += [1.0 / edge] * 3
+    room = MAX_METRIC_COLUMNS - sum(c.shape[1] for c in columns)
+    skin = _skin_columns(parts, min(room, SKIN_COLUMNS))
+    if skin is not None and edge > 0:
+        extent = float(np.ptp(positions, axis=0).max())
+        columns.append(skin)
+        weights += [SKIN_REACH * extent / edge] * skin.shape[1]
+    if not columns:
+        return np.zeros((len(positions), 0), np.float32), np.zeros(0, np.float32)
+    return np.hstack(columns).astype(np.float32), np.asarray(weights, np.float32)
+
+
+def _skin_columns(parts: list[_Part], room: int) -> np.ndarray | None:
+    """Each vertex's skin weights as a dense vector over the joints the parts use (where two
+    vertices differ, a pose moves them apart), or a fixed random projection of it to fit the room
+    (which keeps the distances between such vectors roughly)."""
+    rows: list[np.ndarray] = []
+    for part in parts:
+        sets = []
+        k = 0
+        while True:
+            joints, weights = part.stream(f"JOINTS_{k}"), part.stream(f"WEIGHTS_{k}")
+            if joints is None or weights is None:
+                break
+            sets.append((joints.astype(np.int64), weights))
+            k += 1
+        if not sets:
+            return None
+        rows.append(sets)
+    used = np.unique(np.concatenate([j[w > 0] for sets in rows for j, w in sets]))
+    if len(used) < 2 or room < 1:
+        return None
+    dense = []
+    for sets, part in zip(rows, parts, strict=True):
+        out = np.zeros((len(part.source), len(used)), np.float32)
+        for joints, weights in sets:
+            column = np.searchsorted(used, joints)
+            valid = (weights > 0) & (column < len(used))
+            row = np.broadcast_to(np.arange(len(out))[:, None], joints.shape)
+            np.add.at(out, (row[valid], column[valid]), weights[valid])
+        dense.append(out)
+    matrix = np.concatenate(dense)
+    if len(used) <= room:
+        return matrix
+    projection = np.random.default_rng(SKIN_PROJECTION_SEED).normal(0, 1 / np.sqrt(room), (len(used), room))
+    return (matrix @ projection).astype(np.float32)
+
+
+def _metric_columns(prim: dict) -> int:
+    """How many attribute columns the metric would take for a primitive of this layout."""
+    attributes = prim.get("attributes", {})
+    n = 3 * ("NORMAL" in attributes) + 3 * ("COLOR_0" in attributes) + 2 * ("TEXCOORD_0" in attributes)
+    return n + 3 * sum(1 for t in prim.get("targets", []) if "POSITION" in t)
+
+
+# -- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Outcome:
+    """Triangles kept per part (indices of the part's welded vertices) and the errors reached."""
+
+    kept: list[np.ndarray]
+    estimate: float
+    hausdorff: float
+    morph_hausdorff: float
+
+
+class _Run:
+    def __init__(self, doc: Document, options: SimplifyOptions):
+        self.doc = doc
+        self.options = options
+        self.pairs: list[Replacement] = []
+        self.made: dict[tuple[int, bytes], Accessor] = {}
+        self.counts: Counter[str] = Counter()
+        self.fidelity: dict[str, float] = {}
+        self.warnings: list[str] = []
+
+    def apply(self) -> dict:
+        if self.options.simplify_ratio >= 1:
+            return {}
+        from ..codecs import simplifier
+
+        self.lib = simplifier
+        self.scale = SceneScale.of(self.doc)
+        for mesh in self.doc.meshes:
+            self._mesh(mesh)
+        place_new_accessors(self.doc, self.pairs)
+        return self._report()
+
+    def _report(self) -> dict[str, Any]:
+        out: dict[str, Any] = {k: v for k, v in self.counts.items() if v}
+        if self.counts["meshes simplified"]:
+            out["fidelity"] = {k: float(f"{v:.6g}") for k, v in self.fidelity.items()}
+        if self.warnings:
+            out["warnings"] = self.warnings
+        return out
+
+    def _error(self, metric: str, value: float) -> None:
+        self.fidelity[metric] = max(self.fidelity.get(metric, 0.0), value)
+
+    def _limits(self, mesh: dict) -> tuple[float, float]:
+        """(error limit in the mesh's units, factor from mesh units to fractions of the scene's
+        diagonal, the unit every figure is reported in)."""
+        box = _mesh_bounds(mesh)
+        mesh_diagonal = float(np.linalg.norm(box[1] - box[0])) if box else 0.0
+        scale = self.scale.mesh_scale.get(id(mesh), 0.0)
+        drawn = scale > 0 and self.scale.diagonal > 0
+        to_scene = scale / self.scale.diagonal if drawn else (1.0 / mesh_diagonal if mesh_diagonal else 0.0)
+        if self.options.simplify_error_scale == "mesh" or not drawn:
+            return self.options.simplify_error * mesh_diagonal, to_scene
+        return self.options.simplify_error * self.scale.diagonal / scale, to_scene
+
+    def _mesh(self, mesh: dict) -> None:
+        prims = mesh.get("primitives", [])
+        limit, to_scene = self._limits(mesh)
+        units: dict[tuple, list[dict]] = {}
+        for prim in prims:
+            if _simplifiable(prim):
+                units.setdefault(_layout(prim), []).append(prim)
+            elif prim.get("mode", TRIANGLES) == POINTS and order_free(prim):
+                self._points(prim, limit, to_scene)
+        triangles = {id(p): len(_triangle_list(p)) for unit in units.values() for p in unit}
+        total = sum(triangles.values())
+        vanished: list[dict] = []
+        for unit in units.values():
+            share = sum(triangles[id(p)] for p in unit)
+            floor = -(-self.options.simplify_min_triangles * share // total) if total else 0
+            vanished += self._unit(unit, limit, to_scene, floor)
+        if vanished and len(vanished) < len(prims):
+            gone = {id(p) for p in vanished}
+            mesh["primitives"] = [p for p in prims if id(p) not in gone]
+            self.counts["primitives removed (smaller than the error)"] += len(vanished)
+
+    def _unit(self, prims: list[dict], limit: float, to_scene: float, floor: int) -> list[dict]:
+        """Simplify primitives of one layout together; returns those left with no triangle (they
+        are not rewritten: the caller drops them if the mesh keeps others)."""
+        parts = [p for p in (_Part.of(prim) for prim in prims) if len(p.triangles)]
+        if not parts:
+            return []
+        columns = _metric_columns(parts[0].prim) if self.options.simplify_attributes else 0
+        if columns > self.lib.MAX_ATTRIBUTES:
+            name = next((p.prim.get("name") for p in parts if p.prim.get("name")), None)
+            self.warnings.append(
+                f"A mesh{f' ({name})' if name else ''} has too many morph targets to simplify them "
+                "faithfully; it was left as it was."
+            )
+            return []
+        before = sum(len(_triangle_list(p.prim)) for p in parts)
+        total = sum(len(p.triangles) for p in parts)
+        target = min(max(int(total * self.options.simplify_ratio), floor), total)
+        if target >= total:
+            return []
+        outcome = self._within_bound(parts, target, limit)
+        if outcome is None:
+            self.counts["meshes left as they were (error bound)"] += 1
+            return []
+        outcome.hausdorff *= to_scene
+        outcome.morph_hausdorff *= to_scene
+        vanished = [part.prim for part, kept in zip(parts, outcome.kept, strict=True) if not len(kept)]
+        if len(vanished) == len(parts):
+            return vanished
+        for part, kept in zip(parts, outcome.kept, strict=True):
+            if len(kept):
+                self._rewrite(part, kept)
+        after = sum(len(k) for k in outcome.kept)
+        self.counts["meshes simplified"] += 1
+        self.counts["triangles before"] += before
+        self.counts["triangles after"] += after
+        self._error("simplify_hausdorff", outcome.hausdorff)
+        self._error("simplify_error_estimate", outcome.estimate * to_scene)
+        if len(parts[0].prim.get("targets", [])):
+            self._error("simplify_morph_hausdorff", outcome.morph_hausdorff)
+        return vanished
+
+    def _within_bound(self, parts: list[_Part], target: int, limit: float) -> _Outcome | None:
+        """Simplify, then hold the result to the bound by measuring: the simplifier's own error is
+        an estimate (distances to planes), and the surface can stray farther between the vertices
+        it keeps. While the measured distance (at rest and at every morph target) passes the
+        limit, simplify again with the limit tightened in proportion. None if that never fits."""
+        prune = not self.options.lock_borders
+        asked = limit
+        for _attempt in range(BOUND_ATTEMPTS):
+            outcome = self._simplify(parts, target, asked, prune)
+            if prune and not any(len(kept) for kept in outcome.kept):  # all smaller than the error
+                prune = False
+                outcome = self._simplify(parts, target, asked, prune)
+            worst = max(outcome.hausdorff, outcome.morph_hausdorff)
+            if worst <= limit:
+                return outcome
+            asked *= 0.8 * limit / worst
+        return None
+
+    def _simplify(self, parts: list[_Part], target: int, limit: float, prune: bool) -> _Outcome:
+        """Run the simplifier over the parts' vertices side by side; with prune, disconnected bits
+        smaller than the error may go."""
+        lib = self.lib
+        offsets = np.cumsum([0] + [len(p.source) for p in parts])
+        positions = np.concatenate([p.stream("POSITION") for p in parts])
+        triangles = np.concatenate([p.triangles + o for p, o in zip(parts, offsets, strict=False)])
+        if self.options.simplify_attributes:
+            attributes, weights = _metric(parts, positions, triangles)
+        else:
+            attributes, weights = np.zeros((len(positions), 0), np.float32), np.zeros(0, np.float32)
+        flags = (
+            lib.ERROR_ABSOLUTE
+            | (lib.LOCK_BORDER if self.options.lock_borders else 0)
+            | (lib.PRUNE if prune else 0)
+        )
+        result, estimate = lib.simplify(triangles, positions, 3 * target, limit, flags, attributes, weights)
+        result = result.reshape(-1, 3).astype(np.int64)
+        owner = np.searchsorted(offsets, result, side="right") - 1
+        if not ((owner[:, 0] == owner[:, 1]) & (owner[:, 1] == owner[:, 2])).all():  # never seen
+            return _Outcome([p.triangles for p in parts], 0.0, 0.0, 0.0)
+        kept = [result[owner[:, 0] == i] - offsets[i] for i in range(len(parts))]
+        if self.options.simplify_sloppy and len(result) > target:
+            kept = [
+                self._sloppy(p, k, target * len(p.triangles) / len(triangles), limit)
+                for p, k in zip(parts, kept, strict=True)
+            ]
+        new = np.concatenate([k + o for k, o in zip(kept, offsets, strict=False)])
+        from ..surface import hausdorff
+
+        error = hausdorff(positions, triangles, positions, new)
+        morph = 0.0
+        for t in range(len(parts[0].prim.get("targets", []))):
+            deltas = [p.stream("POSITION", t) for p in parts]
+            if all(d is not None for d in deltas):
+                posed = positions + np.concatenate(deltas)[:, :3]
+                morph = max(morph, hausdorff(posed, triangles, posed, new))
+        return _Outcome(kept, estimate, error, morph)
+
+    def _sloppy(self, part: _Part, kept: np.ndarray, target: float, limit: float) -> np.ndarray:
+        """Reach a part's share of the target by merging vertices regardless of topology."""
+        goal = max(int(target), 1)
+        if len(kept) <= goal:
+            return kept
+        positions = part.stream("POSITION")
+        scale = self.lib.simplify_scale(positions) or 1.0
+        result, _error = self.lib.simplify_sloppy(kept, positions, 3 * goal, limit / scale)
+        return result.reshape(-1, 3).astype(np.int64) if len(result) else kept
+
+    def _rewrite(self, part: _Part, kept: np.ndarray) -> None:
+        """Point the primitive at new streams holding the vertices it still draws, and new indices."""
+        used, local = np.unique(kept, return_inverse=True)
+        rows = part.source[used]
+        self._take(part.prim, rows)
+        old = part.prim.get("indices")
+        old = old if isinstance(old, Accessor) else None
+        indices = index_accessor(local.reshape(-1), len(used), old)
+        self.pairs.append((old, indices))
+        part.prim["indices"] = indices
+        part.prim.pop("mode", None)  # strips and fans became a triangle list
+
+    def _take(self, prim: dict, rows: np.ndarray) -> None:
+        """Give the primitive's streams only the given rows (shared with any other primitive that
+        takes the same rows of the same accessor)."""
+        digest = hashlib.blake2b(rows.astype(np.int64).tobytes(), digest_size=16).digest()
+        for container, semantic, a in stream_slots(prim):
+            key = (id(a), digest)
+            if key not in self.made:
+                self.made[key] = derived(a, a.data[rows])
+                self.pairs.append((a, self.made[key]))
+            container[semantic] = self.made[key]
+
+    # -- points --
+
+    def _points(self, prim: dict, limit: float, to_scene: float) -> None:
+        """Thin a point cloud to the ratio, or as far towards it as the error bound allows."""
+        position = prim["attributes"].get("POSITION")
+        if not isinstance(position, Accessor) or position.type != "VEC3":
+            return
+        ids = np.unique(index_values(prim))
+        n = len(ids)
+        target = min(max(int(n * self.options.simplify_ratio), self.options.simplify_min_triangles, 1), n)
+        if target >= n:
+            return
+        from scipy.spatial import cKDTree
+
+        positions = position.floats()[ids].astype(np.float32)
+        color = prim["attributes"].get("COLOR_0")
+        colors = color.floats()[ids][:, :3].astype(np.float32) if isinstance(color, Accessor) else None
+
+        def attempt(count: int) -> tuple[np.ndarray, float]:
+            keep = np.sort(self.lib.simplify_points(positions, count, colors))
+            if not len(keep):
+                return keep, float("inf")
+            distance, _ = cKDTree(positions[keep]).query(positions, k=1)
+            return keep, float(distance.max())
+
+        keep, error = attempt(target)
+        if error > limit:  # bisect on the count for the fewest points within the bound
+            lo, hi = target, n
+            best: tuple[np.ndarray, float] = (np.arange(n), 0.0)
+            for _ in range(POINT_SEARCH_STEPS):
+                if hi - lo <= 1:
+                    break
+                mid = (lo + hi) // 2
+                candidate = attempt(mid)
+                if candidate[1] <= limit:
+                    hi, best = mid, candidate
+                else:
+                    lo = mid
+            keep, error = best
+        if len(keep) >= n:
+            return
+        self._take(prim, ids[keep])
+        if isinstance(prim.get("indices"), Accessor):
+            del prim["indices"]
+        self.counts["meshes simplified"] += 1
+        self.counts["points before"] += n
+        self.counts["points after"] += len(keep)
+        self._error("simplify_hausdorff", error * to_scene)

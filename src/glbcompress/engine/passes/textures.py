@@ -1,0 +1,555 @@
+"""textures: re-encode every texture as WebP, AVIF, KTX2 (Basis Universal), PNG or JPEG, at the
+lowest quality that still looks like the source, and turn solid-colour textures into factors.
+
+Textures are most of the bytes of most real models. Each image is classified by the material slots
+that read it (colour: sRGB, lossy with chroma subsampling; normal: strictest; data such as packed
+occlusion/roughness/metalness: linear, every channel its own signal; see textures/classify.py).
+With ``texture_quality=0`` (auto) the pass searches, per texture, the lowest encoder quality whose
+SSIM against the source meets the class's target, on a mosaic of tiles so the search stays cheap,
+then encodes the whole image and checks the target again. Channels no slot reads are not stored
+(an opaque material's base-colour alpha; G and B of an occlusion-only map). Images can be scaled
+down (never up), and each new image either replaces the old (its extension becomes required) or
+keeps a PNG/JPEG fallback (``texture_fallback``: the extension stays optional). An encoding that
+comes out larger than the original is not used. KTX2 inputs are left as they are unless
+``texture_reencode_ktx2``.
+
+Images are decoded with their pixel count checked first (LimitExceeded names the image) and
+encoded in parallel threads (Pillow and numpy release the GIL; basisu is a separate process).
+The report lists every image: class, slots, format, bytes and size before and after, the quality
+chosen, and SSIM/PSNR of the result against the (resized) source.
+
+Example::
+
+    textures(doc, TexturesOptions(texture_format="webp"))
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from ..document import Document, Image
+from ..errors import EngineError, InvalidOptions, LimitExceeded
+from ..limits import DEFAULT_LIMITS
+
+NAME = "textures"
+
+TextureFormat = Literal["keep", "webp", "avif", "ktx2", "png", "jpeg"]
+
+
+@dataclass(frozen=True)
+class TexturesOptions:
+    texture_format: TextureFormat = field(
+        default="webp",
+        metadata={
+            "help": "image format: webp, avif, ktx2 (Basis Universal), png or jpeg (core glTF), "
+            "or keep each image's own (PNGs recompressed losslessly)"
+        },
+    )
+    texture_quality: int = field(
+        default=0,
+        metadata={
+            "help": "encoder quality 1-100 for every texture, or 0 for auto: per texture, the lowest "
+            "quality whose SSIM meets --texture-ssim (stricter targets for normal and data maps)"
+        },
+    )
+    texture_ssim: float = field(
+        default=0.94, metadata={"help": "auto quality: SSIM target for colour textures"}
+    )
+    texture_ssim_normal: float = field(
+        default=0.97, metadata={"help": "auto quality: SSIM target for normal maps"}
+    )
+    texture_ssim_data: float = field(
+        default=0.96,
+        metadata={"help": "auto quality: SSIM target for data maps (occlusion, roughness, metalness, ...)"},
+    )
+    texture_fallback: bool = field(
+        default=False,
+        metadata={
+            "help": "keep a PNG/JPEG beside each WebP/AVIF/KTX2 image for viewers without the "
+            "extension (larger; the extension becomes optional)"
+        },
+    )
+    texture_max_size: int = field(
+        default=0, metadata={"help": "largest width or height in pixels (0: no limit); never upscales"}
+    )
+    texture_scale: float = field(
+        default=1.0, metadata={"help": "scale factor for colour textures (at most 1)"}
+    )
+    texture_scale_normal: float = field(default=1.0, metadata={"help": "scale factor for normal maps"})
+    texture_scale_data: float = field(default=1.0, metadata={"help": "scale factor for data maps"})
+    texture_pow2: bool = field(default=False, metadata={"help": "round texture sizes down to powers of two"})
+    texture_ktx2_mode: Literal["auto", "etc1s", "uastc"] = field(
+        default="auto",
+        metadata={"help": "KTX2 codec: auto (ETC1S for colour, UASTC + Zstandard for normal and data maps)"},
+    )
+    texture_solid: bool = field(
+        default=True, metadata={"help": "replace single-colour textures with material factors"}
+    )
+    texture_solid_tolerance: int = field(
+        default=2,
+        metadata={"help": "largest difference (in 8-bit steps) between texels of a 'single-colour' texture"},
+    )
+    texture_reencode_ktx2: bool = field(
+        default=False, metadata={"help": "also re-encode KTX2 input images (otherwise kept as they are)"}
+    )
+
+
+DEFAULTS = TexturesOptions()
+AUTO_LOWEST = 10
+"""The auto search's lowest quality: below it every codec's artefacts are plain to see."""
+MIN_PSNR = {"color": 30.0, "normal": 34.0, "data": 34.0}
+"""PSNR floors (dB) beside the SSIM targets: data and normal maps hold values, whose absolute
+errors shade every pixel (a roughness map 4 levels off on average is at 36 dB)."""
+LOSSY_SOURCE_SLACK = (0.02, 2.0)
+"""Below the best SSIM and PSNR a codec reaches on a lossy (JPEG, WebP) source that misses the
+goal."""
+SAMPLE_SLACK = 0.01
+"""How far the whole image's SSIM may fall below the target the tile mosaic met before the
+quality is raised (the mosaic's estimate is usually within a few thousandths)."""
+EXACT = (1.0, 100.0)
+"""(SSIM, PSNR) of a lossless encoding."""
+
+
+@dataclass
+class _Result:
+    """What became of one reference image (computed in a worker thread; applied in order)."""
+
+    entry: Any  # classify.ImageUse
+    row: dict
+    solid: Any = None  # solid.Solid
+    primary: tuple[bytes, str] | None = None
+    """New bytes and MIME type, or None to leave the image as it is."""
+    fallback: tuple[bytes, str] | None = None
+    keep_original_fallback: bool = False
+    warning: str | None = None
+
+
+def textures(doc: Document, options: TexturesOptions = DEFAULTS) -> dict:
+    from ..textures.classify import image_uses
+
+    _check(options)
+    limits = doc.info.get("limits", DEFAULT_LIMITS)
+    entries = [e for e in image_uses(doc) if _wanted(e, options)]
+    index_of = {id(image): i for i, image in enumerate(doc.images)}
+
+    def work(entry: Any) -> _Result:
+        where = _where(entry.image, index_of[id(entry.image)])
+        return _process(entry, where, options, limits.max_image_pixels)
+
+    results = _parallel(work, entries)
+    animated = _animated_materials(doc)
+    out: dict[str, Any] = {}
+    rows, warnings = [], []
+    folded = solid_images = 0
+    for result in results:
+        if result.warning:
+            warnings.append(result.warning)
+        if result.solid is not None:
+            folded += _apply_solid(doc, result, options, animated)
+            solid_images += 1
+        elif result.primary is not None:
+            _apply(doc, result)
+        rows.append(result.row)
+    _declare_extensions(doc)
+    changed = [r for r in rows if r.get("after")]
+    if changed:
+        before = sum(r["before"]["bytes"] for r in changed)
+        after = sum(r["after"]["bytes"] for r in changed)
+        out["images re-encoded"] = len(changed)
+        out["texture bytes"] = f"{before} -> {after}"
+    if solid_images:
+        out["solid textures"] = solid_images
+        out["texture slots folded into factors"] = folded
+    if rows:
+        out["textures"] = rows
+        measured = [r["ssim"] for r in rows if "ssim" in r]
+        if measured:
+            out["fidelity"] = {"texture_min_ssim": round(min(measured), 5)}
+    if warnings:
+        out["warnings"] = warnings
+    return out
+
+
+def _check(options: TexturesOptions) -> None:
+    """Options the dataclass types cannot check, and a missing KTX2 encoder, before any work."""
+    for name in ("texture_ssim", "texture_ssim_normal", "texture_ssim_data"):
+        if not 0 < getattr(options, name) <= 1:
+            raise InvalidOptions(f"Option '{name}' must be above 0 and at most 1.")
+    if options.texture_format == "ktx2" or options.texture_reencode_ktx2:
+        from ..textures import basisu
+
+        if basisu.find() is None:
+            raise InvalidOptions(basisu.INSTALL_HINT)
+
+
+def _wanted(entry: Any, options: TexturesOptions) -> bool:
+    """KTX2 textures stay as they are unless re-encoding them was asked for."""
+    from ..textures.classify import texture_images
+
+    if options.texture_reencode_ktx2:
+        return True
+    return not any(im.mime_type == "image/ktx2" for t in entry.textures for im in texture_images(t))
+
+
+def _where(image: Image, index: int) -> str:
+    name = image.name or image.source_name
+    return f"images[{index}]" + (f" ({name})" if name else "")
+
+
+def _parallel(work: Callable[[Any], _Result], entries: list) -> list[_Result]:
+    """work(entry) for every entry on a thread pool; results (and the first error) in order."""
+    workers = min(len(entries), os.cpu_count() or 1)
+    if workers <= 1:
+        return [work(e) for e in entries]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="textures") as pool:
+        futures = [pool.submit(work, e) for e in entries]
+        return [f.result() for f in futures]
+
+
+# -- one image ------------------------------------------------------------------------------------
+
+
+def _process(entry: Any, where: str, options: TexturesOptions, max_pixels: int) -> _Result:
+    from ..textures import pixels
+
+    image = entry.image
+    row: dict[str, Any] = {
+        "image": where,
+        "class": entry.kind,
+        "slots": entry.slots,
+        "before": {"format": _format_name(image.mime_type), "bytes": len(image.data)},
+    }
+    result = _Result(entry, row)
+    try:
+        source = _decode(image, where, max_pixels)
+        row["before"]["size"] = f"{source.width}x{source.height}"
+        _encode(result, source, options)
+    except LimitExceeded:
+        raise
+    except EngineError as exc:
+        result.warning = f"{exc.message} The image was left as it is."
+    except pixels.ToolError as exc:
+        result.warning = f"{where}: {exc} The image was left as it is."
+    if result.warning:
+        result.solid = result.primary = result.fallback = None
+        result.keep_original_fallback = False
+        row.pop("after", None)
+        row["note"] = "left as it is (see warnings)"
+    return result
+
+
+def _decode(image: Image, where: str, max_pixels: int) -> Any:
+    from ..textures import basisu, pixels
+
+    if image.mime_type != "image/ktx2":
+        return pixels.decode(image.data, image.mime_type, where, max_pixels)
+    info = basisu.ktx2_info(image.data, where)
+    pixels.check_pixels(info.width, info.height, where, max_pixels)
+    return pixels.Pixels(basisu.decode(image.data))
+
+
+def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
+    from ..textures import pixels, solid
+    from ..textures.classify import NORMAL
+    from ..textures.encoders import FORMAT_OF_MIME, MIME
+
+    entry, row = result.entry, result.row
+    array = _used_channels(source.array, entry.channels)
+    if options.texture_solid:
+        value = solid.solid_value(
+            array, _read_channels(entry.channels, array), options.texture_solid_tolerance
+        )
+        if value is not None:
+            result.solid = value
+            row["after"] = {"format": "factor", "bytes": 0, "size": "1x1"}
+            row["note"] = f"single colour {value.value.tolist()}"
+            return
+    original_format = FORMAT_OF_MIME.get(entry.image.mime_type, "png")
+    target = options.texture_format if options.texture_format != "keep" else original_format
+    srgb = entry.srgb
+    if target == "ktx2" and srgb is None:
+        result.warning = (
+            f"{row['image']} is read as sRGB colour and as linear data; a KTX2 image has one transfer "
+            "function, so it was left as it is."
+        )
+        row["note"] = "read as colour and as data: not converted to KTX2"
+        return
+    width, height = _size(source, entry.kind, target, options)
+    resized = (width, height) != (source.width, source.height)
+    if not resized and (
+        (options.texture_format == "keep" and target != "png") or (target == "png" and source.bits == 16)
+    ):
+        row["note"] = "kept (re-encoding would lose precision or gain nothing)"
+        return
+    scaled = pixels.resize(pixels.Pixels(array, source.bits), width, height, entry.kind == NORMAL)
+    array = scaled.array
+    if target == "jpeg" and array.shape[2] == 4:
+        target = "png"  # JPEG has no alpha, and this image's alpha is read
+        row["note"] = "alpha is read: PNG instead of JPEG"
+    read = _read_channels(entry.channels, array)
+    chosen, data, measured = _best_encoding(array, read, entry, target, srgb, options)
+    if (
+        not resized
+        and len(data) >= len(entry.image.data)
+        and entry.image.mime_type
+        in (
+            "image/png",
+            "image/jpeg",
+            MIME[target],
+        )
+    ):
+        row["note"] = f"kept: {chosen.describe()} was not smaller ({len(data)} bytes)"
+        return
+    result.primary = (data, MIME[target])
+    row["after"] = {"format": target, "bytes": len(data), "size": f"{width}x{height}"}
+    row["quality"] = "lossless" if chosen.lossless or target == "png" else chosen.quality
+    if target == "ktx2":
+        row["codec"] = "uastc" if chosen.uastc else "etc1s"
+    row["ssim"], row["psnr"] = round(measured[0], 5), round(measured[1], 2)
+    if target in ("webp", "avif", "ktx2") and options.texture_fallback:
+        _fallback(result, array, resized, original_format)
+
+
+def _used_channels(array: Any, channels: tuple[int, ...]) -> Any:
+    """Channels no slot reads are not stored: alpha dropped; an image read through one colour
+    channel only (occlusion, say) becomes grey, which every viewer reads back in R, G and B."""
+    if array.shape[2] == 4 and 3 not in channels:
+        array = array[..., :3]
+    if array.shape[2] >= 3 and len(channels) == 1 and channels[0] < 3:
+        array = array[..., channels[0] : channels[0] + 1]
+    return array
+
+
+def _read_channels(channels: tuple[int, ...], array: Any) -> tuple[int, ...]:
+    """The slots' channels as indices into array (a grey array's one channel stands for R, G, B)."""
+    if array.shape[2] == 1:
+        return (0,)
+    return tuple(c for c in channels if c < array.shape[2])
+
+
+def _size(source: Any, kind: str, target: str, options: TexturesOptions) -> tuple[int, int]:
+    from ..textures.classify import DATA, NORMAL
+    from ..textures.pixels import target_size
+
+    scale = options.texture_scale
+    if kind == NORMAL:
+        scale = options.texture_scale_normal
+    elif kind == DATA:
+        scale = options.texture_scale_data
+    width, height = target_size(
+        source.width, source.height, scale, options.texture_max_size, options.texture_pow2
+    )
+    if target == "ktx2":
+        # KHR_texture_basisu: the base level's sides are multiples of four.
+        width, height = max(4, width - width % 4), max(4, height - height % 4)
+    return width, height
+
+
+def _goal(kind: str, options: TexturesOptions) -> Any:
+    from ..textures.classify import COLOR, DATA, NORMAL
+    from ..textures.quality import Goal
+
+    ssim = {COLOR: options.texture_ssim, NORMAL: options.texture_ssim_normal, DATA: options.texture_ssim_data}
+    return Goal(ssim[kind], MIN_PSNR[kind])
+
+
+def _best_encoding(
+    array: Any, read: tuple[int, ...], entry: Any, target: str, srgb: bool | None, options: TexturesOptions
+) -> tuple[Any, bytes, tuple[float, float]]:
+    """The encoding to use, its bytes, and (SSIM, PSNR) of its decoded pixels against array in
+    the channels the slots read."""
+    from ..textures import quality
+    from ..textures.classify import COLOR
+    from ..textures.encoders import Encoding, encode
+
+    uastc = options.texture_ktx2_mode == "uastc" or (
+        options.texture_ktx2_mode == "auto" and entry.kind != COLOR
+    )
+    base = Encoding(target, 100, False, entry.kind, srgb is not False, uastc)
+    if target == "png":
+        return base, encode(array, base), EXACT
+    goal = _goal(entry.kind, options)
+    lossless_source = entry.image.mime_type == "image/png"
+    if options.texture_quality:
+        how = replace(base, quality=options.texture_quality)
+        data = encode(array, how)
+        return how, data, _measure(array, data, how, read)
+    sample = quality.sample(array)
+
+    def probe(q: int) -> quality.Probe:
+        how = replace(base, quality=q)
+        data = encode(sample, how)
+        return quality.Probe(q, *_measure(sample, data, how, read), len(data))
+
+    found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST)
+    if found is None and not lossless_source:
+        # A lossy source caps what any re-encoding can match (its own artefacts, its chroma
+        # subsampling): aim just below the best this codec reaches instead.
+        best = probe(100)
+        goal = quality.Goal(
+            min(goal.ssim, best.ssim - LOSSY_SOURCE_SLACK[0]),
+            min(goal.psnr, best.psnr - LOSSY_SOURCE_SLACK[1]),
+        )
+        found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST)
+    if found is None:
+        return _strongest(array, base, read, lossless_source)
+    how = replace(base, quality=found.quality)
+    data = encode(array, how)
+    measured = _measure(array, data, how, read)
+    # The mosaic stands in for the whole image; where the two disagree by more than the search's
+    # noise, raise the quality until the whole image passes too.
+    while measured[0] < goal.ssim - SAMPLE_SLACK and how.quality < 100:
+        how = replace(how, quality=min(100, how.quality + max(2, (100 - how.quality) // 3)))
+        data = encode(array, how)
+        measured = _measure(array, data, how, read)
+    return how, data, measured
+
+
+def _strongest(
+    array: Any, base: Any, read: tuple[int, ...], lossless_source: bool
+) -> tuple[Any, bytes, tuple[float, float]]:
+    """No lossy quality meets the goal: WebP's lossless mode for a lossless source (re-encoding a
+    JPEG losslessly only stores its artefacts at great cost), else the format's best quality (for
+    KTX2: UASTC without rate-distortion optimization)."""
+    from ..textures.encoders import encode
+
+    if base.format == "webp" and lossless_source:
+        how = replace(base, lossless=True)
+        return how, encode(array, how), EXACT
+    how = replace(base, uastc=True, quality=100) if base.format == "ktx2" else replace(base, quality=100)
+    data = encode(array, how)
+    return how, data, _measure(array, data, how, read)
+
+
+def _measure(reference: Any, data: bytes, how: Any, read: tuple[int, ...]) -> tuple[float, float]:
+    """(SSIM, PSNR) of the decoded image against reference, in the channels read."""
+    from ..textures import quality
+    from ..textures.encoders import decode
+
+    decoded = decode(data, how.format, reference.shape[2])
+    if len(read) < reference.shape[2]:
+        reference, decoded = reference[..., list(read)], decoded[..., list(read)]
+    return quality.ssim(reference, decoded), quality.psnr(reference, decoded)
+
+
+def _fallback(result: _Result, array: Any, resized: bool, original_format: str) -> None:
+    """A core image for viewers without the extension: the original where it is PNG or JPEG and
+    the size did not change, else the resized pixels as JPEG (from a JPEG, no alpha) or PNG."""
+    from ..textures.encoders import Encoding, encode
+
+    if not resized and result.entry.image.mime_type in ("image/png", "image/jpeg"):
+        result.keep_original_fallback = True
+        return
+    if original_format == "jpeg" and array.shape[2] != 4:
+        result.fallback = (encode(array, Encoding("jpeg", 90, kind=result.entry.kind)), "image/jpeg")
+    else:
+        result.fallback = (encode(array, Encoding("png")), "image/png")
+
+
+def _format_name(mime: str) -> str:
+    return mime.split("/")[-1]
+
+
+# -- applying results to the document ------------------------------------------------------------
+
+
+def _new_image(doc: Document, like: Image, data: bytes, mime: str) -> Image:
+    props = {k: v for k, v in like.props.items() if k in ("name", "extras")}
+    image = Image(data, mime, props, like.source_name)
+    doc.images.append(image)
+    return image
+
+
+def _apply(doc: Document, result: _Result) -> None:
+    """Point every texture of the image at the new image (and its fallback)."""
+    from ..textures.encoders import EXTENSION, FORMAT_OF_MIME
+
+    data, mime = result.primary  # type: ignore[misc]
+    original = result.entry.image
+    primary = _new_image(doc, original, data, mime)
+    fallback = None
+    if result.keep_original_fallback:
+        fallback = original
+    elif result.fallback is not None:
+        fallback = _new_image(doc, original, *result.fallback)
+    ext_name = EXTENSION.get(FORMAT_OF_MIME[mime])
+    for texture in result.entry.textures:
+        _clear_sources(texture)
+        if ext_name is None:
+            texture["source"] = primary
+            continue
+        texture.setdefault("extensions", {})[ext_name] = {"source": primary}
+        if fallback is not None:
+            texture["source"] = fallback
+
+
+def _clear_sources(texture: dict) -> None:
+    from ..textures.classify import IMAGE_EXTENSIONS
+
+    texture.pop("source", None)
+    exts = texture.get("extensions")
+    if isinstance(exts, dict):
+        for name in IMAGE_EXTENSIONS:
+            exts.pop(name, None)
+        if not exts:
+            del texture["extensions"]
+
+
+def _apply_solid(doc: Document, result: _Result, options: TexturesOptions, animated: set[int]) -> int:
+    """Fold the constant into each slot that allows it; other slots keep a one-pixel image."""
+    from ..textures import solid
+    from ..textures.encoders import Encoding, encode
+
+    folded = 0
+    left = False
+    for use in result.entry.uses:
+        if id(use.material) in animated or not solid.fold(use, result.solid, options.texture_solid_tolerance):
+            left = True
+        else:
+            folded += 1
+    if left:
+        import numpy as np
+
+        pixel = np.asarray(result.solid.value, np.uint8).reshape(1, 1, -1)
+        image = _new_image(doc, result.entry.image, encode(pixel, Encoding("png")), "image/png")
+        for texture in result.entry.textures:
+            _clear_sources(texture)
+            texture["source"] = image
+        result.row["after"]["bytes"] = len(image.data)
+        result.row["after"]["format"] = "png"
+    return folded
+
+
+def _animated_materials(doc: Document) -> set[int]:
+    """ids of materials that KHR_animation_pointer animates (their factors and slots must stay)."""
+    from ..document import Pointer
+
+    found: set[int] = set()
+    for anim in doc.animations:
+        for channel in anim.get("channels", []):
+            pointer = channel.get("target", {}).get("extensions", {}).get("KHR_animation_pointer", {})
+            target = pointer.get("pointer") if isinstance(pointer, dict) else None
+            if isinstance(target, Pointer) and target.collection == "materials":
+                found.add(id(target.target))
+    return found
+
+
+def _declare_extensions(doc: Document) -> None:
+    """Each image extension in use is required exactly when some texture has no core fallback."""
+    from ..links import reachable
+    from ..textures.classify import IMAGE_EXTENSIONS
+
+    keep = reachable(doc)
+    live = [t for t in doc.textures if id(t) in keep]
+    for name in IMAGE_EXTENSIONS:
+        users = [t for t in live if isinstance(t.get("extensions", {}).get(name), dict)]
+        if not users:
+            continue
+        required = any(not isinstance(t.get("source"), Image) for t in users)
+        doc.use_extension(name, required=required)
+        if not required and name in doc.root.get("extensionsRequired", []):
+            doc.root["extensionsRequired"].remove(name)

@@ -1,0 +1,137 @@
+"""Encoding pixel arrays as PNG, JPEG, WebP, AVIF (Pillow) and KTX2 (basisu), and decoding the
+result again to measure it.
+
+Every encoder writes no metadata (no EXIF, ICC or text chunks: glTF ignores them) and keeps the
+colour values of fully transparent pixels (WebP's `exact`), since a texture's alpha may be data
+rather than coverage. Lossy encoders subsample chroma only for colour maps: in a normal or packed
+data map each channel is its own signal, and 4:2:0 would blur one into another.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import basisu
+from .classify import COLOR, NORMAL
+
+FORMATS = ("png", "jpeg", "webp", "avif", "ktx2")
+MIME = {
+    "png": "image/png",
+    "jpeg": "image/jpeg",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "ktx2": "image/ktx2",
+}
+FORMAT_OF_MIME = {mime: name for name, mime in MIME.items()}
+EXTENSION = {"webp": "EXT_texture_webp", "avif": "EXT_texture_avif", "ktx2": "KHR_texture_basisu"}
+LOSSY = ("jpeg", "webp", "avif", "ktx2")
+AVIF_SPEED = 7
+WEBP_METHOD = 4
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How to encode one image."""
+
+    format: str
+    quality: int = 100
+    """1-100 for lossy formats."""
+    lossless: bool = False
+    """WebP only: its lossless mode."""
+    kind: str = COLOR
+    srgb: bool = True
+    uastc: bool = False
+    """KTX2 only: UASTC + Zstandard rather than ETC1S."""
+
+    def describe(self) -> str:
+        if self.format == "png" or self.lossless:
+            return f"{self.format} lossless"
+        if self.format == "ktx2":
+            return f"ktx2 {'uastc' if self.uastc else 'etc1s'} q{self.quality}"
+        return f"{self.format} q{self.quality}"
+
+
+def encode(array: np.ndarray, how: Encoding) -> bytes:
+    """The image's bytes in the chosen format."""
+    if how.format == "ktx2":
+        settings = basisu.Ktx2Settings(how.uastc, how.srgb, how.quality, normal_map=how.kind == NORMAL)
+        return basisu.encode(array, settings)
+    from PIL import Image as PILImage
+
+    image = PILImage.fromarray(array[..., 0] if array.shape[2] == 1 else array)
+    out = io.BytesIO()
+    if how.format == "png":
+        _png(image, array).save(out, format="PNG", optimize=True)
+    elif how.format == "jpeg":
+        subsampling = 2 if how.kind == COLOR else 0
+        image.save(out, format="JPEG", quality=how.quality, optimize=True, subsampling=subsampling)
+    elif how.format == "webp":
+        if how.lossless:
+            image.save(out, format="WEBP", lossless=True, quality=80, method=WEBP_METHOD, exact=True)
+        else:
+            image.save(
+                out, format="WEBP", quality=how.quality, method=WEBP_METHOD, exact=True, alpha_quality=100
+            )
+    elif how.format == "avif":
+        subsampling = "4:2:0" if how.kind == COLOR else "4:4:4"
+        if array.shape[2] == 1:
+            subsampling = "4:0:0"
+        image.save(out, format="AVIF", quality=how.quality, speed=AVIF_SPEED, subsampling=subsampling)
+    else:
+        raise ValueError(f"unknown texture format {how.format!r}")
+    return out.getvalue()
+
+
+def _png(image, array: np.ndarray):  # -> PIL.Image.Image
+    """An RGB image of at most 256 colours as an exact palette image (often much smaller)."""
+    from PIL import Image as PILImage
+
+    if array.shape[2] != 3:
+        return image
+    colors = image.getcolors(maxcolors=256)
+    if colors is None:
+        return image
+    palette = np.array(sorted(c for _n, c in colors), np.uint8)
+    keys = (palette.astype(np.uint32) << np.array([16, 8, 0], np.uint32)).sum(axis=1)
+    pixels = (array.astype(np.uint32) << np.array([16, 8, 0], np.uint32)).sum(axis=2)
+    indices = np.searchsorted(keys, pixels).astype(np.uint8)
+    out = PILImage.fromarray(indices, mode="P")
+    out.putpalette(palette.reshape(-1).tolist())
+    return out
+
+
+def decode(data: bytes, fmt: str, channels: int) -> np.ndarray:
+    """Decoded pixels with the given channel count (what a viewer samples)."""
+    if fmt == "ktx2":
+        array = basisu.decode(data)
+    else:
+        from PIL import Image as PILImage
+
+        with PILImage.open(io.BytesIO(data)) as image:
+            mode = image.mode
+            if mode == "P":
+                mode = "RGBA" if "transparency" in image.info else "RGB"
+            if mode not in ("L", "RGB", "RGBA"):
+                mode = "RGBA" if "A" in mode else "RGB"
+            array = np.asarray(image.convert(mode))
+    if array.ndim == 2:
+        array = array[..., None]
+    return conform(array, channels)
+
+
+def conform(array: np.ndarray, channels: int) -> np.ndarray:
+    """array with exactly `channels` channels: grey widened to RGB, a missing alpha as opaque,
+    extra channels dropped."""
+    have = array.shape[2]
+    if have == channels:
+        return array
+    if have == 1:
+        array = np.repeat(array, 3, axis=2)
+    if channels == 1:
+        return array[..., :1]
+    if array.shape[2] == 3 and channels == 4:
+        return np.concatenate([array, np.full((*array.shape[:2], 1), 255, np.uint8)], axis=2)
+    return array[..., :channels]

@@ -1,0 +1,102 @@
+"""The dashboard's sections. Compress, History, API Keys, Usage and API docs are built by later
+work; until then each says plainly what it will be for (no pretend features). Help already
+explains the presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from ..context import services
+from .pages import CurrentUser, current_user, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str
+    title: str
+    purpose: str
+    meanwhile: str = ""
+
+
+SECTIONS = {
+    "compress": Section(
+        "compress",
+        "Compress",
+        "Compress models in your browser: drop a .glb, a .gltf with its files or a .zip, choose a "
+        "preset or fine-tune the options, follow the progress, compare before and after in a 3D "
+        "preview, and download a smaller GLB with a report of what changed.",
+        "This page is not built yet. Meanwhile the command line does the same on your own machine: "
+        "glbcompress compress model.glb",
+    ),
+    "history": Section(
+        "history",
+        "History",
+        "Every compression of your account — from this dashboard or through an API key — with its "
+        "file name, date, sizes before and after, status, and a download until the result expires "
+        "({retention}).",
+        "This page is not built yet.",
+    ),
+    "keys": Section(
+        "keys",
+        "API Keys",
+        "Create and revoke the API keys that let scripts and applications use the compression "
+        "service, and see when and how much each key was used.",
+        "This page is not built yet.",
+    ),
+    "usage": Section(
+        "usage",
+        "Usage",
+        "How many models you compressed and how many bytes you saved, per day and per API key.",
+        "This page is not built yet.",
+    ),
+    "api-docs": Section(
+        "api-docs",
+        "API docs",
+        "How to call the REST API: authentication with an API key, every endpoint, request and "
+        "response formats, errors and limits, with examples in curl, Python and JavaScript.",
+        "This page is not built yet; the API comes with it.",
+    ),
+}
+
+
+def _retention(hours: float) -> str:
+    if hours % 24 == 0:
+        days = int(hours // 24)
+        return f"{days} day{'s' if days != 1 else ''} after the job ends"
+    return f"{hours:g} hour{'s' if hours != 1 else ''} after the job ends"
+
+
+def _section_page(key: str):
+    section = SECTIONS[key]
+
+    def page(request: Request, user: CurrentUser) -> Response:
+        purpose = section.purpose.format(retention=_retention(services(request).settings.retention_hours))
+        context = {"title": section.title, "purpose": purpose, "meanwhile": section.meanwhile}
+        return render(request, "section.html", context, active=key)
+
+    page.__name__ = f"{key.replace('-', '_')}_page"
+    return page
+
+
+for _key, _section in SECTIONS.items():
+    router.add_api_route(f"/{_key}", _section_page(_key), methods=["GET"])
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    return redirect(request, "/compress" if current_user(request) else "/login")
+
+
+@router.get("/help")
+def help_page(request: Request) -> Response:
+    from glbcompress.engine.presets import DEFAULT_PRESET, PRESET_HELP
+
+    presets = [
+        {"name": name, "text": text, "default": name == DEFAULT_PRESET} for name, text in PRESET_HELP.items()
+    ]
+    return render(request, "help.html", {"title": "Help", "presets": presets}, active="help")

@@ -1,0 +1,64 @@
+"""Start-up stays lean: what the command line imports before it has any work to do.
+
+Each check runs a fresh interpreter, since this test process has long imported everything."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.models import textured_box
+
+HEAVY = (
+    *("DracoPy", "scipy", "PIL", "rich", "multiprocessing", "concurrent.futures"),
+    *("fastapi", "sqlalchemy", "pydantic", "httpx"),
+)
+"""Imported only by the runs that need them (Draco data, pictures, a terminal table or progress bar,
+a thread or process pool, the web service): inside the functions that use them, not at the top of a
+module (see engine/passes/__init__.py)."""
+
+
+def loaded_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running code."""
+    script = f"{code}\nimport sys, json\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout.splitlines()[-1]))
+
+
+@pytest.mark.parametrize("code", ["import glbcompress", "import glbcompress.cli"])
+def test_import_loads_no_heavy_module(code: str) -> None:
+    assert not [name for name in HEAVY if name in loaded_after(code)]
+
+
+def test_package_import_leaves_the_engine_for_later() -> None:
+    """``import glbcompress`` loads neither the engine nor numpy; the CLI limits numpy's threads
+    before numpy loads, so it must get there first."""
+    loaded = loaded_after("import glbcompress")
+    assert "numpy" not in loaded and "glbcompress.engine.api" not in loaded
+    loaded = loaded_after("import glbcompress; glbcompress.compress")
+    assert "glbcompress.engine.api" in loaded
+
+
+def test_cli_limits_blas_threads_unless_told() -> None:
+    code = "import os, glbcompress.cli; print(os.environ['OPENBLAS_NUM_THREADS'])"
+    env = {name: value for name, value in os.environ.items() if name != "OPENBLAS_NUM_THREADS"}
+    for given, expected in ((None, "1"), ("3", "3")):
+        extra = {"OPENBLAS_NUM_THREADS": given} if given else {}
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**env, **extra}
+        )
+        assert out.stdout.strip() == expected
+
+
+def test_compressing_a_glb_without_draco_loads_no_heavy_module(tmp_path: Path) -> None:
+    src = textured_box(tmp_path / "box.glb")
+    args = ["compress", str(src), "-q"]
+    code = f"from glbcompress.cli import cli\nassert cli.main({args!r}, standalone_mode=False) == 0"
+    loaded = loaded_after(code)
+    assert (tmp_path / "box.min.glb").is_file()
+    assert not [name for name in HEAVY if name in loaded]
