@@ -1,6 +1,5 @@
 """The writer's JSON: defaults left out, float32 numbers in their shortest form where renderers use
-float32, translations and extras exact, and the meshopt-or-plain choice per bufferView made on
-the real byte counts."""
+float32, translations and extras exact."""
 
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import json
 import struct
 from pathlib import Path
 
-import meshopt
 import numpy as np
 import pytest
 
@@ -161,40 +159,6 @@ def test_pipeline_output_reads_back_the_same_and_validates(tmp_path: Path) -> No
             assert np.array_equal(np.float32(by_name[node["name"]].get(key, default)), want), key
     reports = validate(src, out)
     assert new_errors(reports[0], reports[1]) == {}
-
-
-def _view_sizes(path: Path) -> list[tuple[int, int | None, int]]:
-    """(plain bytes, compressed bytes or None, extension JSON bytes) per vertex/index bufferView."""
-    gltf = _json(path)
-    out = []
-    for view in gltf.get("bufferViews", []):
-        ext = view.get("extensions", {}).get("EXT_meshopt_compression")
-        text = (
-            json.dumps({"extensions": {"EXT_meshopt_compression": ext}}, separators=(",", ":")) if ext else ""
-        )
-        out.append((view["byteLength"], ext["byteLength"] if ext else None, len(text) - 1))
-    return out
-
-
-def test_small_streams_stay_plain_where_that_is_smaller(tmp_path: Path) -> None:
-    """The meshopt-or-plain choice counts the extension's JSON exactly: a 24-vertex box stores
-    every stream plain, a 2000-vertex cylinder compresses its streams."""
-    box = tmp_path / "box.glb"
-    compress(models.textured_box(tmp_path / "in.glb"), box, resolve("balanced"))
-    assert all(compressed is None for _plain, compressed, _json in _view_sizes(box))
-    doc = read(models.textured_box(tmp_path / "in.glb"))
-    position = doc.meshes[0]["primitives"][0]["attributes"]["POSITION"]
-    rows = np.zeros((position.count, 4), np.uint8)
-    rows[:, :3] = position.data.view(np.uint8).reshape(position.count, -1)[:, :3]
-    compressed = len(meshopt.encode_vertex_buffer_level(rows, 2, 0))
-    assert compressed < rows.nbytes  # compressing alone would have been smaller; with its JSON it is not
-    big = tmp_path / "big.glb"
-    write_glb(read(models.skinned_rig(tmp_path / "rig.glb")), big, WriteOptions(meshopt=True))
-    sizes = _view_sizes(big)
-    assert any(compressed is not None for _plain, compressed, _json in sizes)
-    for plain, compressed, extension in sizes:
-        if compressed is not None:
-            assert compressed + (-compressed % 4) + extension < plain + (-plain % 4)
 
 
 @pytest.mark.skipif(not (CORPUS / "public" / "Soldier").is_dir(), reason=f"corpus not found at {CORPUS}")

@@ -12,7 +12,7 @@ from glbcompress.engine.codecs import simplifier
 from glbcompress.engine.document import Accessor, Document
 from glbcompress.engine.passes.simplify import SimplifyOptions, simplify
 from glbcompress.engine.reader import read
-from glbcompress.engine.surface import hausdorff
+from glbcompress.engine.surface import Surface, hausdorff
 from glbcompress.engine.transforms import local_matrix
 from glbcompress.engine.writer import WriteOptions, write_glb
 from tests.fixtures import simplify_models
@@ -116,14 +116,18 @@ def test_uv_sphere_keeps_its_seam_closed(folder: Path) -> None:
     assert changes["triangles after"] <= 0.2 * changes["triangles before"]
     assert changes["fidelity"]["simplify_hausdorff"] <= 0.01
     # Every vertex is an original one (position, normal and UV together) ...
-    _source_index(_rows(old, "POSITION", "NORMAL", "TEXCOORD_0"), _rows(prim, "POSITION", "NORMAL", "TEXCOORD_0"))
+    _source_index(
+        _rows(old, "POSITION", "NORMAL", "TEXCOORD_0"), _rows(prim, "POSITION", "NORMAL", "TEXCOORD_0")
+    )
     # ... the surface has no hole or crack (the seam's two sides still meet) ...
     positions = prim["attributes"]["POSITION"].floats()
     assert len(_open_edges(positions, _tris(prim))) == 0
     # ... and no triangle reaches across the seam (its UVs would wrap the whole texture).
     uv = prim["attributes"]["TEXCOORD_0"].floats()[_tris(prim)]
     assert (uv[:, :, 0].max(axis=1) - uv[:, :, 0].min(axis=1)).max() < 0.5
-    measured = hausdorff(old["attributes"]["POSITION"].floats(), _tris(old), positions, _tris(prim))
+    measured = hausdorff(
+        Surface(old["attributes"]["POSITION"].floats(), _tris(old)), Surface(positions, _tris(prim))
+    )
     assert measured <= 0.01 * np.sqrt(12) * 1.001  # the scene's diagonal is 2 * sqrt(3)
     _write_and_validate(doc, source, folder / "sphere.out.glb")
 
@@ -159,7 +163,7 @@ def test_skinned_cylinder_keeps_joints_and_weights_with_their_vertices(folder: P
     # The bent pose stays close to the original's bent pose: nothing collapses across the bend.
     bent_old, bent_new = _posed(before, old), _posed(doc, prim)
     diagonal = float(np.linalg.norm(bent_old.max(0) - bent_old.min(0)))
-    assert hausdorff(bent_old, _tris(old), bent_new, _tris(prim)) <= 0.02 * diagonal
+    assert hausdorff(Surface(bent_old, _tris(old)), Surface(bent_new, _tris(prim))) <= 0.02 * diagonal
     _write_and_validate(doc, source, folder / "cylinder.out.glb")
 
 
@@ -180,7 +184,10 @@ def test_morph_targets_stay_aligned_and_their_shapes_within_the_bound(folder: Pa
     for t in range(2):
         shape_old = old["attributes"]["POSITION"].floats() + old["targets"][t]["POSITION"].floats()
         shape_new = prim["attributes"]["POSITION"].floats() + prim["targets"][t]["POSITION"].floats()
-        assert hausdorff(shape_old, _tris(old), shape_new, _tris(prim)) <= 0.002 * diagonal * 1.001
+        assert (
+            hausdorff(Surface(shape_old, _tris(old)), Surface(shape_new, _tris(prim)))
+            <= 0.002 * diagonal * 1.001
+        )
     _write_and_validate(doc, source, folder / "morph.out.glb")
 
 
@@ -264,7 +271,9 @@ def test_ratio_one_changes_nothing_and_min_triangles_is_a_floor(folder: Path) ->
     source = simplify_models.uv_sphere(folder / "sphere_floor.glb")
     doc = read(source)
     assert simplify(doc, SimplifyOptions(simplify_ratio=1.0)) == {}
-    changes = simplify(doc, SimplifyOptions(simplify_ratio=0.0, simplify_error=1.0, simplify_min_triangles=3000))
+    changes = simplify(
+        doc, SimplifyOptions(simplify_ratio=0.0, simplify_error=1.0, simplify_min_triangles=3000)
+    )
     assert 3000 <= changes["triangles after"] <= 3003
 
 
@@ -302,3 +311,45 @@ def test_untouched_primitives_and_accessors_survive(folder: Path) -> None:
     assert line["attributes"]["POSITION"] is position and position in doc.accessors
     assert all(isinstance(a, Accessor) for a in doc.accessors)
     assert doc.meshes[0]["primitives"][0]["attributes"]["POSITION"] is not position
+
+
+# -- corpus -------------------------------------------------------------------------------------
+
+CORPUS_MODELS = {
+    "Fox": "Fox/Fox.glb",  # skinned
+    "RobotExpressive": "RobotExpressive/RobotExpressive.glb",  # skinned and morph targets
+    "Horse": "Horse/Horse.glb",  # 15 morph targets, vertex colours
+    "2CylinderEngine": "2CylinderEngine/2CylinderEngine.glb",  # many meshes, reused
+    "DamagedHelmet": "DamagedHelmet/DamagedHelmet.glb",  # UV seams everywhere
+    "CakeBirthday": "CakeBirthday/cakeBirthday.glb",  # many small primitives
+}
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", CORPUS_MODELS)
+def test_corpus_model_simplifies_validly_within_the_bound(name: str, tmp_path: Path) -> None:
+    from glbcompress.engine.api import compress, resolve
+    from glbcompress.engine.report import scene_stats
+    from tests.tools import CORPUS, decoded_copy
+
+    source = CORPUS / "public" / CORPUS_MODELS[name]
+    if not source.exists():
+        pytest.skip(f"{source} is absent (the shared corpus is not on this machine)")
+    options = resolve("balanced", {"simplify_ratio": 0.5, "simplify_error": 0.01})
+    out = tmp_path / "out.glb"
+    report = compress(source, out, options)
+    assert report.scene_after.triangles < report.scene_before.triangles
+    assert report.fidelity["simplify_hausdorff"] <= 0.01
+    assert report.fidelity.get("simplify_morph_hausdorff", 0.0) <= 0.01
+    before, after = scene_stats(read(source)), scene_stats(read(out))
+    assert (after.skins, after.animations, after.morph_targets) == (
+        before.skins,
+        before.animations,
+        before.morph_targets,
+    )
+    again = tmp_path / "again.glb"
+    compress(source, again, options)
+    assert again.read_bytes() == out.read_bytes()
+    original, output, decoded = validate(source, out, decoded_copy(out, tmp_path / "decoded.glb"))
+    assert new_errors(original, output) == {}
+    assert new_errors(original, decoded) == {}

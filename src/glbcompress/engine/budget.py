@@ -41,7 +41,12 @@ MAX_ERROR = 0.05
 """Largest geometric error at all: beyond it the model is destroyed, not simplified."""
 MIN_ERROR = 1e-5
 """Smallest error the bisection considers (below a 16-bit position grid's step)."""
-BISECTION_STEPS = 6
+BISECTION_STEPS = 8
+TRIM_STEPS = 2
+AIM = 0.975
+"""The narrowing aims at this fraction of the budget..."""
+CLOSE_ENOUGH = 0.95
+"""...and stops once an output that fits is at least this fraction of it."""
 TEXTURE_SCALES = (1.0, 0.5, 0.25, 0.125)
 """Texture levels: factors on every texture scale option (colour, normal and data maps)."""
 TEXTURE_SCALE_OPTIONS = ("texture_scale", "texture_scale_normal", "texture_scale_data")
@@ -57,10 +62,18 @@ class _Trial:
     report: Report
     scale: float
     error: float
+    ratio: float = 0.0
 
     @property
     def size(self) -> int:
         return self.report.output_bytes
+
+    @property
+    def kept(self) -> float:
+        """Fraction of the triangles the simplify pass kept (1 if it did nothing)."""
+        changes = next((p.changes for p in self.report.passes if p.name == "simplify"), {})
+        before = changes.get("triangles before", 0)
+        return changes.get("triangles after", 0) / before if before else 1.0
 
 
 class _Search:
@@ -78,15 +91,15 @@ class _Search:
         self.best: _Trial | None = None
         self.smallest: _Trial | None = None
 
-    def run(self, scale: float, error: float) -> _Trial:
-        """Compress once with the given texture scale and error bound; keeps the best fitting and
-        the smallest outputs, deletes the others' files."""
+    def run(self, scale: float, error: float, ratio: float = 0.0) -> _Trial:
+        """Compress once with the given texture scale, error bound (and triangle ratio); keeps the
+        best fitting and the smallest outputs, deletes the others' files."""
         n = len(self.trials)
         path = self.dst.with_name(f".{self.dst.name}.budget{n}.glb")
         base = n / (3 + len(TEXTURE_SCALES) * 2 + BISECTION_STEPS)
         self.progress(f"target size: try {n + 1}", min(base, 0.95))
-        report = self.compress(self.src, path, self._options(scale, error), None, self.limits)
-        trial = _Trial(path, report, scale, error)
+        report = self.compress(self.src, path, self._options(scale, error, ratio), None, self.limits)
+        trial = _Trial(path, report, scale, error, ratio)
         self.trials.append(trial)
         if trial.size <= self.budget and (self.best is None or self._better(trial, self.best)):
             self.best = trial
@@ -99,14 +112,14 @@ class _Search:
 
     @staticmethod
     def _better(a: _Trial, b: _Trial) -> bool:
-        """More faithful: larger textures first, then less geometric error."""
-        return (a.scale, -a.error) > (b.scale, -b.error)
+        """More faithful: larger textures first, then a tighter error bound, then more triangles."""
+        return (a.scale, -a.error, a.size) > (b.scale, -b.error, b.size)
 
-    def _options(self, scale: float, error: float) -> Options:
+    def _options(self, scale: float, error: float, ratio: float = 0.0) -> Options:
         simplify = replace(
             self.options.simplify or SIMPLIFY_DEFAULTS,
             target_size_mb=0.0,
-            simplify_ratio=0.0 if error > 0 else 1.0,
+            simplify_ratio=ratio if error > 0 else 1.0,
             simplify_error=min(error, 1.0),
         )
         options = replace(self.options, simplify=simplify)
@@ -131,38 +144,70 @@ class _Search:
             return self.best
         scales = self.texture_scales()
         for k, scale in enumerate(scales):
-            if scale < 1.0 and self.run(scale, 0.0).size <= self.budget:
+            unsimplified = self.trials[0] if scale == 1.0 else self.run(scale, 0.0)
+            if unsimplified.size <= self.budget:
                 return self.best
             caps = (GEOMETRY_CAP, MAX_ERROR) if k == len(scales) - 1 else (GEOMETRY_CAP,)
-            low = MIN_ERROR
+            low = (MIN_ERROR, unsimplified.size)
             for cap in caps:
-                if self.run(scale, cap).size <= self.budget:
-                    return self._bisect(scale, low, cap)
-                low = cap
+                high = self.run(scale, cap)
+                if high.size <= self.budget:
+                    return self._narrow(scale, low, (cap, high.size))
+                low = (cap, high.size)
         raise BudgetUnreachable(self._refusal())
 
-    def _bisect(self, scale: float, low: float, high: float) -> _Trial:
-        """Smallest error in (low, high] that fits, high known to fit."""
+    def _narrow(self, scale: float, low: tuple[float, int], high: tuple[float, int]) -> _Trial:
+        """Close in on the smallest error that fits, between low (error, size: too large) and high
+        (fits): each step halves the bracket (in log scale) or, once both ends are within a factor 2
+        of the budget, guesses where log(size) against log(error) crosses AIM of the budget (kept
+        inside the middle 60% of the bracket, so it always shrinks). Stops once the output is
+        within CLOSE_ENOUGH under the budget."""
+        aim = math.log(AIM * self.budget)
         for _step in range(BISECTION_STEPS):
-            if high / low < 1.15:
+            if high[1] >= CLOSE_ENOUGH * self.budget or high[0] / low[0] < 1.02:
                 break
-            middle = math.sqrt(low * high)
-            if self.run(scale, middle).size <= self.budget:
-                high = middle
+            x0, x1 = math.log(low[0]), math.log(high[0])
+            y0, y1 = math.log(max(low[1], 1)), math.log(max(high[1], 1))
+            t = 0.5  # far from the budget on either side the curve is no guide: halve the bracket
+            if low[1] < 2 * self.budget and high[1] > self.budget / 2 and y0 != y1:
+                t = min(max((y0 - aim) / (y0 - y1), 0.2), 0.8)
+            error = math.exp(x0 + (x1 - x0) * t)
+            trial = self.run(scale, error)
+            if trial.size <= self.budget:
+                high = (error, trial.size)
             else:
-                low = middle
+                low = (error, trial.size)
+        self._trim(scale, low[0])
         assert self.best is not None
         return self.best
+
+    def _trim(self, scale: float, error: float) -> None:
+        """Fill the budget where the error bound steps over it (the output's size jumps at some
+        errors): keep the tighter bound of the smallest output that did not fit, and cap the
+        triangles at a ratio between what that one and the best fitting one kept."""
+        over = [t for t in self.trials if t.scale == scale and t.error == error and t.size > self.budget]
+        for _step in range(TRIM_STEPS):
+            best = self.best
+            if best is None or best.size >= CLOSE_ENOUGH * self.budget or not over or best.kept >= 1:
+                return
+            high = over[-1]
+            share = (AIM * self.budget - best.size) / (high.size - best.size)
+            ratio = best.kept + (high.kept - best.kept) * min(max(share, 0.0), 1.0)
+            trial = self.run(scale, error, ratio)
+            if trial.size > self.budget:
+                over.append(trial)
 
     def _refusal(self) -> str:
         smallest = self.smallest
         assert smallest is not None
         textures = f", textures at 1/{round(1 / smallest.scale)} of their size" if smallest.scale < 1 else ""
-        need = math.ceil(smallest.size / MEGABYTE * 100) / 100
+        mb = smallest.size / MEGABYTE
+        step = 10 ** (math.floor(math.log10(mb)) - 2)  # three significant digits, rounded up
+        need = math.ceil(mb / step) * step
         return (
             f"The model cannot be made {self.options.simplify.target_size_mb:g} MB or smaller without "
             f"destroying it: its smallest faithful version (geometric error {smallest.error:.0%} of its "
-            f"size{textures}) is {smallest.size / MEGABYTE:.2f} MB. Ask for {need:g} MB or more."
+            f"size{textures}) is {mb:.3g} MB. Ask for {need:.3g} MB or more."
         )
 
     def cleanup(self, keep: _Trial | None) -> None:
@@ -202,6 +247,8 @@ def compress_to_budget(
         "compressions tried": len(search.trials),
         "geometric error allowed": chosen.error,
     }
+    if chosen.ratio:
+        changes["triangle ratio"] = round(chosen.ratio, 4)
     if chosen.scale < 1:
         changes["texture scale"] = chosen.scale
         report.warnings.append(

@@ -14,9 +14,22 @@ from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from .errors import InvalidOptions
-from .passes import animation, dedup, draco, instance, join, meshopt, prune, quantize, reorder, simplify, weld
+from .passes import (
+    animation,
+    dedup,
+    draco,
+    instance,
+    join,
+    meshopt,
+    prune,
+    quantize,
+    reorder,
+    simplify,
+    textures,
+    weld,
+)
 
-# Order is the pipeline's: cleanup -> geometry -> encoding.
+# Order is the pipeline's: cleanup -> geometry -> textures -> encoding.
 PASS_MODULES = {
     "prune": prune,
     "dedup": dedup,
@@ -29,6 +42,7 @@ PASS_MODULES = {
     # After quantize: vertices that quantize to the same values merge too.
     "weld": weld,
     "reorder": reorder,
+    "textures": textures,
     "meshopt": meshopt,
     "draco": draco,
 }
@@ -43,6 +57,7 @@ PASS_HELP = {
     "simplify": "fewer triangles within an error bound, to a ratio or a target file size",
     "quantize": "store vertex attributes as integers (KHR_mesh_quantization)",
     "reorder": "reorder triangles and vertices for the GPU and for compression",
+    "textures": "re-encode textures (WebP, AVIF, KTX2, PNG, JPEG) at the lowest quality that looks the same",
     "meshopt": "compress geometry and animation with EXT_meshopt_compression",
     "draco": "compress geometry with KHR_draco_mesh_compression",
 }
@@ -61,6 +76,7 @@ class Options:
     simplify: simplify.SimplifyOptions | None = None
     quantize: quantize.QuantizeOptions | None = quantize.DEFAULTS
     reorder: reorder.ReorderOptions | None = reorder.DEFAULTS
+    textures: textures.TexturesOptions | None = textures.DEFAULTS
     meshopt: meshopt.MeshoptOptions | None = meshopt.DEFAULTS
     draco: draco.DracoOptions | None = None
     preset: str = "custom"
@@ -184,6 +200,15 @@ RANGES: dict[str, tuple[float, float]] = {
     "simplify_error": (0, 1),
     "simplify_min_triangles": (0, 1 << 31),
     "target_size_mb": (0, 1 << 20),
+    "texture_quality": (0, 100),
+    "texture_ssim": (0.5, 1),
+    "texture_ssim_normal": (0.5, 1),
+    "texture_ssim_data": (0.5, 1),
+    "texture_max_size": (0, 1 << 16),
+    "texture_scale": (0.001, 1),
+    "texture_scale_normal": (0.001, 1),
+    "texture_scale_data": (0.001, 1),
+    "texture_solid_tolerance": (0, 255),
 }
 
 

@@ -6,15 +6,17 @@ from dataclasses import replace
 
 from .errors import InvalidOptions
 from .options import Options
-from .passes import animation, dedup, instance, join, meshopt, prune, weld
+from .passes import animation, dedup, instance, join, meshopt, prune, textures, weld
 
 PRESET_HELP = {
     "lossless": "No quantization and nothing that changes a vertex: unused data removed, duplicates merged, "
-    "geometry compressed losslessly with Meshopt; even degenerate triangles stay.",
+    "geometry compressed losslessly with Meshopt; even degenerate triangles stay; PNGs recompressed losslessly, single-colour textures "
+    "become material factors.",
     "balanced": "Visually lossless (default): quantized geometry (14-bit positions), resampled animation, "
-    "Meshopt compression.",
+    "Meshopt compression, textures as WebP at the lowest quality per texture that meets an SSIM "
+    "target (PNG-exact where lossy would show).",
     "max": "Smallest output that stays valid and faithful: also merges named nodes and meshes, and draws "
-    "repeated meshes with GPU instancing (EXT_mesh_gpu_instancing, required).",
+    "repeated meshes with GPU instancing (EXT_mesh_gpu_instancing, required), lower texture SSIM targets and textures at most 2048 pixels.",
 }
 
 DEFAULT_PRESET = "balanced"
@@ -30,6 +32,7 @@ def _lossless() -> Options:
             animation.DEFAULTS, resample=False, quantize_rotations=False, quantize_weights=False
         ),
         meshopt=replace(meshopt.DEFAULTS, filters=False),
+        textures=replace(textures.DEFAULTS, texture_format="keep", texture_solid_tolerance=0),
         preset="lossless",
     )
 
@@ -44,6 +47,13 @@ def _max() -> Options:
         dedup=replace(dedup.DEFAULTS, keep_unique_names=False),
         join=replace(join.DEFAULTS, join_named=True),
         instance=replace(instance.DEFAULTS, instance_named=True),
+        textures=replace(
+            textures.DEFAULTS,
+            texture_ssim=0.9,
+            texture_ssim_normal=0.95,
+            texture_ssim_data=0.92,
+            texture_max_size=2048,
+        ),
         preset="max",
     )
 

@@ -7,14 +7,16 @@ triangles by centroid (scipy's cKDTree) are candidates and the closest point on 
 closed form. Missing the truly nearest triangle can only overestimate, so the figure is an upper
 bound of the sampled points' distances.
 
->>> hausdorff(positions, indices, new_positions, new_indices)
+>>> hausdorff(Surface(positions, triangles), Surface(new_positions, new_triangles))
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
-MAX_SAMPLES = 60_000
+MAX_SAMPLES = 25_000
 """Points measured per direction; larger surfaces are thinned with a fixed stride (deterministic)."""
 CANDIDATES = 6
 """Nearest anchor points (each on a triangle) whose triangles a point is measured against."""
@@ -68,26 +70,86 @@ def closest_points(p: np.ndarray, a: np.ndarray, b: np.ndarray, c: np.ndarray) -
     return out
 
 
-def distances_to_surface(points: np.ndarray, positions: np.ndarray, triangles: np.ndarray) -> np.ndarray:
-    """Distance of each point to the surface of the triangles (indices (m, 3) into positions)."""
-    from scipy.spatial import cKDTree
+class Surface:
+    """A triangle surface, with the search structures built once and kept for every question."""
 
-    points = np.asarray(points, np.float64)
-    if not len(points):
-        return np.zeros(0)
-    if not len(triangles):
-        return np.full(len(points), np.inf)
-    corners = np.asarray(positions, np.float64)[triangles]  # (m, 3, 3)
-    anchors, owner = _anchors(corners)
-    k = min(CANDIDATES, len(anchors))
-    _d, nearest = cKDTree(anchors).query(points, k=k)
-    candidates = owner[nearest.reshape(len(points), k)]
-    best = np.full(len(points), np.inf)
-    for j in range(k):
-        tri = corners[candidates[:, j]]
-        q = closest_points(points, tri[:, 0], tri[:, 1], tri[:, 2])
-        np.minimum(best, np.linalg.norm(points - q, axis=1), out=best)
-    return best
+    def __init__(self, positions: np.ndarray, triangles: np.ndarray):
+        self.positions = np.asarray(positions, np.float64)
+        self.triangles = np.asarray(triangles, np.int64).reshape(-1, 3)
+
+    def __len__(self) -> int:
+        return len(self.triangles)
+
+    @cached_property
+    def corners(self) -> np.ndarray:
+        return self.positions[self.triangles]  # (m, 3, 3)
+
+    @cached_property
+    def _search(self) -> tuple[object, np.ndarray]:
+        from scipy.spatial import cKDTree
+
+        anchors, owner = _anchors(self.corners)
+        return cKDTree(anchors), owner
+
+    @cached_property
+    def _spheres(self) -> tuple[np.ndarray, np.ndarray]:
+        centers = self.corners.mean(axis=1)
+        return centers, np.linalg.norm(self.corners - centers[:, None], axis=2).max(axis=1)
+
+    def samples(self, limit: int = MAX_SAMPLES) -> np.ndarray:
+        """Points on the surface: the vertices its triangles use and the triangles' centroids,
+        thinned to at most limit with a fixed stride."""
+        if not len(self):
+            return np.zeros((0, 3))
+        points = np.concatenate([self.positions[np.unique(self.triangles)], self.corners.mean(axis=1)])
+        if len(points) > limit:
+            points = points[:: -(-len(points) // limit)]
+        return points
+
+    def distances(self, points: np.ndarray) -> np.ndarray:
+        """Distance of each point to the surface: exact against the candidate triangles (those of
+        the nearest anchors), so never less than the true distance."""
+        points = np.asarray(points, np.float64)
+        if not len(points):
+            return np.zeros(0)
+        if not len(self):
+            return np.full(len(points), np.inf)
+        tree, owner = self._search
+        k = min(CANDIDATES, len(owner))
+        _d, nearest = tree.query(points, k=k)
+        candidates = owner[nearest.reshape(len(points), k)]
+        best = np.full(len(points), np.inf)
+        for j in range(k):
+            tri = self.corners[candidates[:, j]]
+            q = closest_points(points, tri[:, 0], tri[:, 1], tri[:, 2])
+            np.minimum(best, np.linalg.norm(points - q, axis=1), out=best)
+        return best
+
+    def largest_distance(self, points: np.ndarray) -> float:
+        """The largest distance of any of the points to the surface. The anchor search can only
+        overestimate a distance, so the points that come out farthest are measured again exactly
+        (against every triangle whose bounding sphere reaches nearer), until the farthest is exact."""
+        if not len(points):
+            return 0.0
+        if not len(self):
+            return float("inf")
+        points = np.asarray(points, np.float64)
+        d = self.distances(points)
+        centers, radii = self._spheres
+        exact = np.zeros(len(points), bool)
+        for _round in range(REFINE_ROUNDS):
+            order = np.argsort(-d, kind="stable")
+            if exact[order[0]]:
+                break
+            for i in order[~exact[order]][:REFINE_BATCH]:
+                near = np.flatnonzero(np.linalg.norm(centers - points[i], axis=1) - radii <= d[i])
+                if len(near):
+                    tri = self.corners[near]
+                    p = np.broadcast_to(points[i], (len(near), 3))
+                    q = closest_points(p, tri[:, 0], tri[:, 1], tri[:, 2])
+                    d[i] = min(d[i], float(np.linalg.norm(q - p, axis=1).min()))
+                exact[i] = True
+        return float(d.max())
 
 
 def _anchors(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,55 +177,8 @@ def _anchors(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return points, owner
 
 
-def samples(positions: np.ndarray, triangles: np.ndarray, limit: int = MAX_SAMPLES) -> np.ndarray:
-    """Points on a surface: the vertices its triangles use and the triangles' centroids, thinned to
-    at most limit with a fixed stride."""
-    positions = np.asarray(positions, np.float64)
-    used = positions[np.unique(triangles)] if len(triangles) else np.zeros((0, 3))
-    centroids = positions[triangles].mean(axis=1) if len(triangles) else np.zeros((0, 3))
-    points = np.concatenate([used, centroids])
-    if len(points) > limit:
-        points = points[:: -(-len(points) // limit)]
-    return points
-
-
-def largest_distance(points: np.ndarray, positions: np.ndarray, triangles: np.ndarray) -> float:
-    """The largest distance of any of the points to the surface. The anchor search can only
-    overestimate a distance, so the points that come out farthest are measured again exactly
-    (against every triangle whose bounding sphere reaches nearer), until the farthest is exact."""
-    if not len(points):
+def hausdorff(a: Surface, b: Surface) -> float:
+    """Symmetric sampled Hausdorff distance between two surfaces, in position units."""
+    if not len(a) and not len(b):
         return 0.0
-    if not len(triangles):
-        return float("inf")
-    points = np.asarray(points, np.float64)
-    d = distances_to_surface(points, positions, triangles)
-    corners = np.asarray(positions, np.float64)[triangles]
-    centers = corners.mean(axis=1)
-    radii = np.linalg.norm(corners - centers[:, None], axis=2).max(axis=1)
-    exact = np.zeros(len(points), bool)
-    for _round in range(REFINE_ROUNDS):
-        order = np.argsort(-d, kind="stable")
-        if exact[order[0]]:
-            break
-        for i in order[~exact[order]][:REFINE_BATCH]:
-            near = np.flatnonzero(np.linalg.norm(centers - points[i], axis=1) - radii <= d[i])
-            if len(near):
-                tri = corners[near]
-                p = np.broadcast_to(points[i], (len(near), 3))
-                q = closest_points(p, tri[:, 0], tri[:, 1], tri[:, 2])
-                d[i] = min(d[i], float(np.linalg.norm(q - p, axis=1).min()))
-            exact[i] = True
-    return float(d.max())
-
-
-def hausdorff(
-    positions: np.ndarray, triangles: np.ndarray, new_positions: np.ndarray, new_triangles: np.ndarray
-) -> float:
-    """Symmetric sampled Hausdorff distance between two triangle surfaces, in position units."""
-    triangles = np.asarray(triangles).reshape(-1, 3)
-    new_triangles = np.asarray(new_triangles).reshape(-1, 3)
-    if not len(triangles) and not len(new_triangles):
-        return 0.0
-    forward = largest_distance(samples(positions, triangles), new_positions, new_triangles)
-    backward = largest_distance(samples(new_positions, new_triangles), positions, triangles)
-    return max(forward, backward)
+    return max(b.largest_distance(a.samples()), a.largest_distance(b.samples()))

@@ -160,8 +160,9 @@ def animation(doc: Document, options: AnimationOptions = DEFAULTS) -> dict:
 def _tracks(doc: Document, options: AnimationOptions) -> list[Track]:
     """Every sampler that plays node properties, as a Track with its tolerance; other samplers
     (KHR_animation_pointer, malformed or oddly shared ones) are left alone."""
-    size = _scene_size(doc)
-    parent_scale = _parent_world_scales(doc)
+    world = {id(node): m for node, m in walk_scene_nodes(doc)}
+    size = _scene_size(doc, world)
+    parent_scale = _parent_world_scales(doc, world)
     tol = options.resample_tolerance if options.resample else 0.0
     out: list[Track] = []
     for anim in doc.animations:
@@ -206,10 +207,9 @@ def _track(sampler: dict, channels: list[dict], path: str) -> Track | None:
     )
 
 
-def _parent_world_scales(doc: Document) -> dict[int, float]:
+def _parent_world_scales(doc: Document, world: dict[int, np.ndarray]) -> dict[int, float]:
     """id(node) -> the largest axis scale of its parent's world transform at rest (1 for roots and
     under degenerate parents, whose scale is likely animated up from zero)."""
-    world = {id(node): m for node, m in walk_scene_nodes(doc)}
     parent_of = parents(doc)
     out: dict[int, float] = {}
     for node in doc.nodes:
@@ -219,10 +219,9 @@ def _parent_world_scales(doc: Document) -> dict[int, float]:
     return out
 
 
-def _scene_size(doc: Document) -> float:
+def _scene_size(doc: Document, world: dict[int, np.ndarray]) -> float:
     """The diagonal of the scene's bounding box at rest (skinned meshes posed by their joints), or
     1 when the scene has no geometry."""
-    world = {id(n): m for n, m in walk_scene_nodes(doc)}
     corners: list[np.ndarray] = []
     for node in doc.nodes:
         box = _mesh_corners(node.get("mesh")) if id(node) in world else None

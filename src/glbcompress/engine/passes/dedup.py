@@ -197,13 +197,15 @@ def accessor_roles(doc: Document) -> dict[int, tuple[str, ...]]:
             for semantic, a in target.items():
                 use(a, "morph:" + _semantic_kind(semantic))
     for anim in doc.animations:
+        paths: dict[int, list[str]] = {}  # id(sampler) -> the paths its channels animate
+        for channel in anim.get("channels", []):
+            path = channel.get("target", {}).get("path", "pointer")
+            paths.setdefault(id(channel.get("sampler")), []).append(path)
         for sampler in anim.get("samplers", []):
             use(sampler.get("input"), "time")
             interpolation = sampler.get("interpolation", "LINEAR")
-            for channel in anim.get("channels", []):
-                if channel.get("sampler") is sampler:
-                    path = channel.get("target", {}).get("path", "pointer")
-                    use(sampler.get("output"), f"animation:{path}:{interpolation}")
+            for path in paths.get(id(sampler), []):
+                use(sampler.get("output"), f"animation:{path}:{interpolation}")
     for skin in doc.skins:
         use(skin.get("inverseBindMatrices"), "inverse-bind")
     for node in doc.nodes:

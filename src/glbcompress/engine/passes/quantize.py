@@ -163,11 +163,14 @@ class Grid:
         tolerance = self.step / 16
         corner = np.min([p.min(axis=0) for p in positions], axis=0)
         extent = float((np.max([p.max(axis=0) for p in positions], axis=0) - corner).max())
+        sample = _spread(positions)
         best: Grid = self
         for origin in (self.origin, corner):
             finest = self.step if best is self else best.step * (1 + 1e-6)  # only a coarser one
             for candidate in _lattice_steps(finest, extent):
                 step = float(np.float32(candidate))
+                if not _near_lattice(sample - origin, step, tolerance):
+                    continue
                 if all(_near_lattice(p - origin, step, tolerance) for p in positions) and all(
                     _near_lattice(d, step, tolerance) for d in deltas
                 ):
@@ -225,11 +228,20 @@ def _coarsest_lattice(values: list[np.ndarray], finest: float, extent: float) ->
     """The coarsest round step (see _lattice_steps) whose multiples every value is within a
     sixteenth of finest of, or finest. Texture coordinates on texel centres of a power-of-two
     texture (voxel models' palettes) sit on such a lattice."""
+    sample = _spread(values)
     for candidate in _lattice_steps(finest, extent):
         step = float(np.float32(candidate))
-        if all(_near_lattice(v, step, finest / 16) for v in values):
+        if _near_lattice(sample, step, finest / 16) and all(
+            _near_lattice(v, step, finest / 16) for v in values
+        ):
             return step
     return finest
+
+
+def _spread(arrays: list[np.ndarray], size: int = 1024) -> np.ndarray:
+    """About size rows taken evenly from the arrays: most lattices are ruled out on these alone."""
+    rows = np.concatenate(arrays) if arrays else np.zeros(0)
+    return rows[:: max(1, len(rows) // size)]
 
 
 def _near_lattice(values: np.ndarray, step: float, tolerance: float) -> bool:

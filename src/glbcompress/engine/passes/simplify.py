@@ -18,9 +18,10 @@ What it keeps, and how:
 - Borders. ``lock_borders`` pins every open edge of a mesh, so meshes that touch (separate nodes)
   cannot open gaps between them; otherwise disconnected bits smaller than the error may go.
 - Skins and morph targets. The simplifier only picks which of the original vertices to keep, so
-  joints, weights and every morph target stay attached to their vertices. Morph-target
-  displacements also count in the error, so a vertex a target moves is not removed just because
-  the rest pose is flat; meshes with more targets than the metric can hold are left alone.
+  joints, weights and every morph target stay attached to their vertices. Skin weights and
+  morph-target displacements also count in the error (projected to fewer numbers when there are
+  many joints or targets), so a vertex a pose or a target moves is not removed just because the
+  rest pose is flat there; and the result is measured at every target's full weight too.
 - Points are thinned as points (meshoptimizer's point simplifier, colours considered), as far as
   the ratio asks and the error allows; lines are left alone.
 
@@ -47,6 +48,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..document import Accessor, Document
+from ..surface import Surface, hausdorff
 from .vertex_streams import (
     TRIANGLES,
     Replacement,
@@ -68,6 +70,7 @@ UV_FACTOR = 0.25
 BOUND_ATTEMPTS = 4
 """Simplifications tried with a tighter limit before a mesh that keeps passing the bound is left alone."""
 POINT_SEARCH_STEPS = 8
+"""Bisection steps to find how many points the error bound allows."""
 MAX_METRIC_COLUMNS = 32
 """meshopt_simplifyWithAttributes takes at most 32 attribute columns."""
 SKIN_COLUMNS = 16
@@ -75,8 +78,8 @@ SKIN_COLUMNS = 16
 SKIN_REACH = 0.5
 """How far a pose may move a vertex, as a fraction of the mesh's extent: a vertex whose skin weights
 differ by 1 from its neighbours' counts like one that far off the surface."""
-SKIN_PROJECTION_SEED = 5
-"""Bisection steps to find how many points the error bound allows."""
+PROJECTION_SEED = 5
+"""Seed of the fixed random projections of many joints or morph targets (same output every run)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class SimplifyOptions:
     )
     simplify_attributes: bool = field(
         default=True,
-        metadata={"help": "count normals, texture coordinates, colours and morph targets in the error"},
+        metadata={"help": "count normals, UVs, colours, skin weights and morph targets in the error"},
     )
     simplify_sloppy: bool = field(
         default=False,
@@ -121,6 +124,8 @@ DEFAULTS = SimplifyOptions()
 
 
 def simplify(doc: Document, options: SimplifyOptions = DEFAULTS) -> dict:
+    """Simplify every mesh in place; reports triangles (and points) before and after, and the
+    measured Hausdorff distance as a fraction of the scene's diagonal."""
     return _Run(doc, options).apply()
 
 
@@ -317,29 +322,50 @@ def _metric(
         if size > 0:
             columns.append(uv[:, :2])
             weights += [UV_FACTOR / size] * 2
-    targets = len(parts[0].prim.get("targets", []))
     edge = _mean_size(positions, triangles)
-    for t in range(targets):
-        delta = gather("POSITION", t)
-        if delta is not None and edge > 0:
-            columns.append(delta[:, :3])
-            weights += [1.0 / edge] * 3
-    room = MAX_METRIC_COLUMNS - sum(c.shape[1] for c in columns)
-    skin = _skin_columns(parts, min(room, SKIN_COLUMNS))
-    if skin is not None and edge > 0:
-        extent = float(np.ptp(positions, axis=0).max())
-        columns.append(skin)
-        weights += [SKIN_REACH * extent / edge] * skin.shape[1]
+    if edge > 0:
+        room = MAX_METRIC_COLUMNS - sum(c.shape[1] for c in columns)
+        skin = _skin_columns(parts, min(room // 2, SKIN_COLUMNS))
+        morph = _fit(_morph_columns(parts), room - (skin.shape[1] if skin is not None else 0))
+        if morph is not None:
+            columns.append(morph)
+            weights += [1.0 / edge] * morph.shape[1]
+        if skin is not None:
+            columns.append(skin)
+            extent = float(np.ptp(positions, axis=0).max())
+            weights += [SKIN_REACH * extent / edge] * skin.shape[1]
     if not columns:
         return np.zeros((len(positions), 0), np.float32), np.zeros(0, np.float32)
     return np.hstack(columns).astype(np.float32), np.asarray(weights, np.float32)
 
 
+def _fit(matrix: np.ndarray | None, room: int) -> np.ndarray | None:
+    """The matrix as it is if its columns fit the room, else a fixed random projection to room
+    columns, which keeps the distances between rows roughly (Johnson-Lindenstrauss) and commutes
+    with the linear interpolation the metric assumes."""
+    if matrix is None or room < 1:
+        return None
+    if matrix.shape[1] <= room:
+        return matrix
+    rng = np.random.default_rng(PROJECTION_SEED)
+    return (matrix @ rng.normal(0, 1 / np.sqrt(room), (matrix.shape[1], room))).astype(np.float32)
+
+
+def _morph_columns(parts: list[_Part]) -> np.ndarray | None:
+    """Every morph target's position displacement, side by side (3 columns per target)."""
+    targets = len(parts[0].prim.get("targets", []))
+    out = []
+    for t in range(targets):
+        deltas = [p.stream("POSITION", t) for p in parts]
+        if all(d is not None for d in deltas):
+            out.append(np.concatenate(deltas)[:, :3])
+    return np.hstack(out) if out else None
+
+
 def _skin_columns(parts: list[_Part], room: int) -> np.ndarray | None:
     """Each vertex's skin weights as a dense vector over the joints the parts use (where two
-    vertices differ, a pose moves them apart), or a fixed random projection of it to fit the room
-    (which keeps the distances between such vectors roughly)."""
-    rows: list[np.ndarray] = []
+    vertices differ, a pose moves them apart), projected to fit the room if need be."""
+    rows: list[list[tuple[np.ndarray, np.ndarray]]] = []
     for part in parts:
         sets = []
         k = 0
@@ -353,7 +379,7 @@ def _skin_columns(parts: list[_Part], room: int) -> np.ndarray | None:
             return None
         rows.append(sets)
     used = np.unique(np.concatenate([j[w > 0] for sets in rows for j, w in sets]))
-    if len(used) < 2 or room < 1:
+    if len(used) < 2:
         return None
     dense = []
     for sets, part in zip(rows, parts, strict=True):
@@ -364,21 +390,41 @@ def _skin_columns(parts: list[_Part], room: int) -> np.ndarray | None:
             row = np.broadcast_to(np.arange(len(out))[:, None], joints.shape)
             np.add.at(out, (row[valid], column[valid]), weights[valid])
         dense.append(out)
-    matrix = np.concatenate(dense)
-    if len(used) <= room:
-        return matrix
-    projection = np.random.default_rng(SKIN_PROJECTION_SEED).normal(0, 1 / np.sqrt(room), (len(used), room))
-    return (matrix @ projection).astype(np.float32)
-
-
-def _metric_columns(prim: dict) -> int:
-    """How many attribute columns the metric would take for a primitive of this layout."""
-    attributes = prim.get("attributes", {})
-    n = 3 * ("NORMAL" in attributes) + 3 * ("COLOR_0" in attributes) + 2 * ("TEXCOORD_0" in attributes)
-    return n + 3 * sum(1 for t in prim.get("targets", []) if "POSITION" in t)
+    return _fit(np.concatenate(dense), room)
 
 
 # -- the run ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Unit:
+    """Primitives simplified together: their welded vertices side by side (part i's vertices
+    start at offsets[i]), the metric's attributes, and the original surface at rest and at each
+    morph target's full weight (to measure results against)."""
+
+    parts: list[_Part]
+    offsets: np.ndarray
+    positions: np.ndarray
+    triangles: np.ndarray
+    attributes: np.ndarray
+    weights: np.ndarray
+    shapes: list[Surface]
+
+    @classmethod
+    def of(cls, parts: list[_Part], attribute_aware: bool) -> _Unit:
+        offsets = np.cumsum([0] + [len(p.source) for p in parts])
+        positions = np.concatenate([p.stream("POSITION") for p in parts])
+        triangles = np.concatenate([p.triangles + o for p, o in zip(parts, offsets, strict=False)])
+        if attribute_aware:
+            attributes, weights = _metric(parts, positions, triangles)
+        else:
+            attributes, weights = np.zeros((len(positions), 0), np.float32), np.zeros(0, np.float32)
+        shapes = [Surface(positions, triangles)]
+        for t in range(len(parts[0].prim.get("targets", []))):
+            deltas = [p.stream("POSITION", t) for p in parts]
+            if all(d is not None for d in deltas):
+                shapes.append(Surface(positions + np.concatenate(deltas)[:, :3], triangles))
+        return cls(parts, offsets, positions, triangles, attributes, weights, shapes)
 
 
 @dataclass
@@ -399,7 +445,6 @@ class _Run:
         self.made: dict[tuple[int, bytes], Accessor] = {}
         self.counts: Counter[str] = Counter()
         self.fidelity: dict[str, float] = {}
-        self.warnings: list[str] = []
 
     def apply(self) -> dict:
         if self.options.simplify_ratio >= 1:
@@ -417,8 +462,6 @@ class _Run:
         out: dict[str, Any] = {k: v for k, v in self.counts.items() if v}
         if self.counts["meshes simplified"]:
             out["fidelity"] = {k: float(f"{v:.6g}") for k, v in self.fidelity.items()}
-        if self.warnings:
-            out["warnings"] = self.warnings
         return out
 
     def _error(self, metric: str, value: float) -> None:
@@ -463,14 +506,6 @@ class _Run:
         parts = [p for p in (_Part.of(prim) for prim in prims) if len(p.triangles)]
         if not parts:
             return []
-        columns = _metric_columns(parts[0].prim) if self.options.simplify_attributes else 0
-        if columns > self.lib.MAX_ATTRIBUTES:
-            name = next((p.prim.get("name") for p in parts if p.prim.get("name")), None)
-            self.warnings.append(
-                f"A mesh{f' ({name})' if name else ''} has too many morph targets to simplify them "
-                "faithfully; it was left as it was."
-            )
-            return []
         before = sum(len(_triangle_list(p.prim)) for p in parts)
         total = sum(len(p.triangles) for p in parts)
         target = min(max(int(total * self.options.simplify_ratio), floor), total)
@@ -482,13 +517,15 @@ class _Run:
             return []
         outcome.hausdorff *= to_scene
         outcome.morph_hausdorff *= to_scene
+        after = sum(len(k) for k in outcome.kept)
+        if after == total:  # nothing could go within the bound
+            return []
         vanished = [part.prim for part, kept in zip(parts, outcome.kept, strict=True) if not len(kept)]
         if len(vanished) == len(parts):
             return vanished
         for part, kept in zip(parts, outcome.kept, strict=True):
             if len(kept):
                 self._rewrite(part, kept)
-        after = sum(len(k) for k in outcome.kept)
         self.counts["meshes simplified"] += 1
         self.counts["triangles before"] += before
         self.counts["triangles after"] += after
@@ -503,57 +540,45 @@ class _Run:
         an estimate (distances to planes), and the surface can stray farther between the vertices
         it keeps. While the measured distance (at rest and at every morph target) passes the
         limit, simplify again with the limit tightened in proportion. None if that never fits."""
+        unit = _Unit.of(parts, self.options.simplify_attributes)
         prune = not self.options.lock_borders
         asked = limit
         for _attempt in range(BOUND_ATTEMPTS):
-            outcome = self._simplify(parts, target, asked, prune)
+            outcome = self._simplify(unit, target, asked, prune)
             if prune and not any(len(kept) for kept in outcome.kept):  # all smaller than the error
                 prune = False
-                outcome = self._simplify(parts, target, asked, prune)
+                outcome = self._simplify(unit, target, asked, prune)
             worst = max(outcome.hausdorff, outcome.morph_hausdorff)
             if worst <= limit:
                 return outcome
             asked *= 0.8 * limit / worst
         return None
 
-    def _simplify(self, parts: list[_Part], target: int, limit: float, prune: bool) -> _Outcome:
-        """Run the simplifier over the parts' vertices side by side; with prune, disconnected bits
-        smaller than the error may go."""
+    def _simplify(self, unit: _Unit, target: int, limit: float, prune: bool) -> _Outcome:
+        """Run the simplifier over the unit; with prune, disconnected bits smaller than the error
+        may go. Measures the result against the original at rest and at each morph target."""
         lib = self.lib
-        offsets = np.cumsum([0] + [len(p.source) for p in parts])
-        positions = np.concatenate([p.stream("POSITION") for p in parts])
-        triangles = np.concatenate([p.triangles + o for p, o in zip(parts, offsets, strict=False)])
-        if self.options.simplify_attributes:
-            attributes, weights = _metric(parts, positions, triangles)
-        else:
-            attributes, weights = np.zeros((len(positions), 0), np.float32), np.zeros(0, np.float32)
         flags = (
             lib.ERROR_ABSOLUTE
             | (lib.LOCK_BORDER if self.options.lock_borders else 0)
             | (lib.PRUNE if prune else 0)
         )
-        result, estimate = lib.simplify(triangles, positions, 3 * target, limit, flags, attributes, weights)
+        result, estimate = lib.simplify(
+            unit.triangles, unit.positions, 3 * target, limit, flags, unit.attributes, unit.weights
+        )
         result = result.reshape(-1, 3).astype(np.int64)
-        owner = np.searchsorted(offsets, result, side="right") - 1
+        owner = np.searchsorted(unit.offsets, result, side="right") - 1
         if not ((owner[:, 0] == owner[:, 1]) & (owner[:, 1] == owner[:, 2])).all():  # never seen
-            return _Outcome([p.triangles for p in parts], 0.0, 0.0, 0.0)
-        kept = [result[owner[:, 0] == i] - offsets[i] for i in range(len(parts))]
+            return _Outcome([p.triangles for p in unit.parts], 0.0, 0.0, 0.0)
+        kept = [result[owner[:, 0] == i] - unit.offsets[i] for i in range(len(unit.parts))]
         if self.options.simplify_sloppy and len(result) > target:
             kept = [
-                self._sloppy(p, k, target * len(p.triangles) / len(triangles), limit)
-                for p, k in zip(parts, kept, strict=True)
+                self._sloppy(p, k, target * len(p.triangles) / len(unit.triangles), limit)
+                for p, k in zip(unit.parts, kept, strict=True)
             ]
-        new = np.concatenate([k + o for k, o in zip(kept, offsets, strict=False)])
-        from ..surface import hausdorff
-
-        error = hausdorff(positions, triangles, positions, new)
-        morph = 0.0
-        for t in range(len(parts[0].prim.get("targets", []))):
-            deltas = [p.stream("POSITION", t) for p in parts]
-            if all(d is not None for d in deltas):
-                posed = positions + np.concatenate(deltas)[:, :3]
-                morph = max(morph, hausdorff(posed, triangles, posed, new))
-        return _Outcome(kept, estimate, error, morph)
+        new = np.concatenate([k + o for k, o in zip(kept, unit.offsets, strict=False)])
+        errors = [hausdorff(before, Surface(before.positions, new)) for before in unit.shapes]
+        return _Outcome(kept, estimate, errors[0], max(errors[1:], default=0.0))
 
     def _sloppy(self, part: _Part, kept: np.ndarray, target: float, limit: float) -> np.ndarray:
         """Reach a part's share of the target by merging vertices regardless of topology."""

@@ -10,8 +10,9 @@ then encodes the whole image and checks the target again. Channels no slot reads
 (an opaque material's base-colour alpha; G and B of an occlusion-only map). Images can be scaled
 down (never up), and each new image either replaces the old (its extension becomes required) or
 keeps a PNG/JPEG fallback (``texture_fallback``: the extension stays optional). An encoding that
-comes out larger than the original is not used. KTX2 inputs are left as they are unless
-``texture_reencode_ktx2``.
+comes out larger than the original is not used (except KTX2, chosen for GPU memory rather than
+bytes). KTX2's auto quality is a fixed setting per codec (Basis encodes are too slow to search).
+KTX2 inputs are left as they are unless ``texture_reencode_ktx2``.
 
 Images are decoded with their pixel count checked first (LimitExceeded names the image) and
 encoded in parallel threads (Pillow and numpy release the GIL; basisu is a separate process).
@@ -57,13 +58,13 @@ class TexturesOptions:
         },
     )
     texture_ssim: float = field(
-        default=0.94, metadata={"help": "auto quality: SSIM target for colour textures"}
+        default=0.93, metadata={"help": "auto quality: SSIM target for colour textures"}
     )
     texture_ssim_normal: float = field(
-        default=0.97, metadata={"help": "auto quality: SSIM target for normal maps"}
+        default=0.96, metadata={"help": "auto quality: SSIM target for normal maps"}
     )
     texture_ssim_data: float = field(
-        default=0.96,
+        default=0.94,
         metadata={"help": "auto quality: SSIM target for data maps (occlusion, roughness, metalness, ...)"},
     )
     texture_fallback: bool = field(
@@ -101,6 +102,10 @@ class TexturesOptions:
 DEFAULTS = TexturesOptions()
 AUTO_LOWEST = 10
 """The auto search's lowest quality: below it every codec's artefacts are plain to see."""
+CORE = ("image/png", "image/jpeg")
+KTX2_AUTO_QUALITY = {False: 75, True: 92}
+"""KTX2 with texture_quality 0, by codec: ETC1S quality level 192 of 255, UASTC with RDO lambda
+0.4 (gltfpack's defaults)."""
 MIN_PSNR = {"color": 30.0, "normal": 34.0, "data": 34.0}
 """PSNR floors (dB) beside the SSIM targets: data and normal maps hold values, whose absolute
 errors shade every pixel (a roughness map 4 levels off on average is at 36 dB)."""
@@ -175,10 +180,7 @@ def textures(doc: Document, options: TexturesOptions = DEFAULTS) -> dict:
 
 
 def _check(options: TexturesOptions) -> None:
-    """Options the dataclass types cannot check, and a missing KTX2 encoder, before any work."""
-    for name in ("texture_ssim", "texture_ssim_normal", "texture_ssim_data"):
-        if not 0 < getattr(options, name) <= 1:
-            raise InvalidOptions(f"Option '{name}' must be above 0 and at most 1.")
+    """A missing KTX2 encoder is an options error, raised before any work."""
     if options.texture_format == "ktx2" or options.texture_reencode_ktx2:
         from ..textures import basisu
 
@@ -292,16 +294,8 @@ def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
         row["note"] = "alpha is read: PNG instead of JPEG"
     read = _read_channels(entry.channels, array)
     chosen, data, measured = _best_encoding(array, read, entry, target, srgb, options)
-    if (
-        not resized
-        and len(data) >= len(entry.image.data)
-        and entry.image.mime_type
-        in (
-            "image/png",
-            "image/jpeg",
-            MIME[target],
-        )
-    ):
+    larger = len(data) >= len(entry.image.data) and entry.image.mime_type in (*CORE, MIME[target])
+    if target != "ktx2" and not resized and larger:
         row["note"] = f"kept: {chosen.describe()} was not smaller ({len(data)} bytes)"
         return
     result.primary = (data, MIME[target])
@@ -325,9 +319,11 @@ def _used_channels(array: Any, channels: tuple[int, ...]) -> Any:
 
 
 def _read_channels(channels: tuple[int, ...], array: Any) -> tuple[int, ...]:
-    """The slots' channels as indices into array (a grey array's one channel stands for R, G, B)."""
+    """The slots' channels as indices into array: a grey array's one channel stands for R, G and
+    B; alpha that the image does not store reads as opaque, a constant, and is left out (a slot
+    that reads only that finds a solid texture)."""
     if array.shape[2] == 1:
-        return (0,)
+        return (0,) if any(c < 3 for c in channels) else ()
     return tuple(c for c in channels if c < array.shape[2])
 
 
@@ -363,7 +359,7 @@ def _best_encoding(
     """The encoding to use, its bytes, and (SSIM, PSNR) of its decoded pixels against array in
     the channels the slots read."""
     from ..textures import quality
-    from ..textures.classify import COLOR
+    from ..textures.classify import COLOR, NORMAL
     from ..textures.encoders import Encoding, encode
 
     uastc = options.texture_ktx2_mode == "uastc" or (
@@ -374,8 +370,9 @@ def _best_encoding(
         return base, encode(array, base), EXACT
     goal = _goal(entry.kind, options)
     lossless_source = entry.image.mime_type == "image/png"
-    if options.texture_quality:
-        how = replace(base, quality=options.texture_quality)
+    if options.texture_quality or target == "ktx2":
+        # Basis encodes take seconds per megapixel: KTX2's auto quality is a fixed setting per codec.
+        how = replace(base, quality=options.texture_quality or KTX2_AUTO_QUALITY[uastc])
         data = encode(array, how)
         return how, data, _measure(array, data, how, read)
     sample = quality.sample(array)
@@ -386,9 +383,11 @@ def _best_encoding(
         return quality.Probe(q, *_measure(sample, data, how, read), len(data))
 
     found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST)
-    if found is None and not lossless_source:
+    if found is None and not lossless_source and entry.kind != NORMAL:
         # A lossy source caps what any re-encoding can match (its own artefacts, its chroma
-        # subsampling): aim just below the best this codec reaches instead.
+        # subsampling): aim just below the best this codec reaches instead. Not for normal maps,
+        # whose every error tilts the shading: they keep their source unless a smaller encoding
+        # meets the goal.
         best = probe(100)
         goal = quality.Goal(
             min(goal.ssim, best.ssim - LOSSY_SOURCE_SLACK[0]),
@@ -430,6 +429,8 @@ def _measure(reference: Any, data: bytes, how: Any, read: tuple[int, ...]) -> tu
     from ..textures import quality
     from ..textures.encoders import decode
 
+    if not read:  # nothing stored is read (an alpha-only slot on an opaque image)
+        return EXACT
     decoded = decode(data, how.format, reference.shape[2])
     if len(read) < reference.shape[2]:
         reference, decoded = reference[..., list(read)], decoded[..., list(read)]

@@ -8,8 +8,9 @@ npm does not mark the binary executable; it is made so (or a private executable 
 first use. Without it, KTX2 output fails with a message saying how to install it, and every other
 texture format still works.
 
-Settings follow the KHR_texture_basisu conventions: ETC1S (small, for colour) or UASTC with
-Zstandard supercompression (for normal and data maps), a full mip chain, the sRGB transfer function
+Settings follow the KHR_texture_basisu conventions: ETC1S (small, for colour) or UASTC (level 1,
+with rate-distortion optimization, then Zstandard level 18; for normal and data maps), a full mip
+chain, the sRGB transfer function
 for colour and linear for everything else, and no vertical flip (glTF's first image row is the
 top, as in PNG and KTX2's default orientation). Outputs are deterministic: UASTC's rate-distortion
 pass runs single-threaded (-uastc_rdo_m).
@@ -130,7 +131,7 @@ def uastc_lambda(quality: int) -> float:
 def arguments(settings: Ktx2Settings) -> list[str]:
     args = ["-ktx2"]
     if settings.uastc:
-        args += ["-uastc", "-uastc_level", "2", "-ktx2_zstandard_level", "18"]
+        args += ["-uastc", "-uastc_level", "1", "-ktx2_zstandard_level", "18"]
         lam = uastc_lambda(settings.quality)
         if lam > 0:
             args += ["-uastc_rdo_l", str(lam), "-uastc_rdo_m"]

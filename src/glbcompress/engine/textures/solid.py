@@ -43,12 +43,12 @@ class Solid:
 
 
 def solid_value(array: np.ndarray, channels: tuple[int, ...], tolerance: int) -> Solid | None:
-    """The image's one value if, in every channel read, all texels lie within tolerance of each
-    other (0: exactly equal); the mean is taken."""
+    """The image's one value if, in every channel read (indices into array), all texels lie
+    within tolerance of each other (0: exactly equal); the mean is taken."""
     flat = array.reshape(-1, array.shape[2])
     read = [c for c in channels if c < flat.shape[1]]
-    if not read:
-        return None
+    if not read:  # the slots read only an alpha the image does not store: opaque everywhere
+        return Solid(flat[0].copy())
     lo, hi = flat[:, read].min(axis=0), flat[:, read].max(axis=0)
     if int((hi.astype(np.int32) - lo).max()) > tolerance:
         return None

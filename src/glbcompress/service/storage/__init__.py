@@ -15,8 +15,13 @@ limit and computes a SHA-256 as the bytes go by, so an upload is never held whol
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .base import Blob, BlobWriter, InvalidKey, MissingBlob, Storage, TooLarge, check_key
 from .local import LocalStorage
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = [
     "Blob",
@@ -31,9 +36,6 @@ __all__ = [
 ]
 
 
-def make_storage(settings: object) -> Storage:
+def make_storage(settings: Settings) -> Storage:
     """The storage the settings describe (today always a local folder)."""
-    from ..settings import Settings
-
-    assert isinstance(settings, Settings)
     return LocalStorage(settings.blob_dir)

@@ -1,0 +1,93 @@
+"""target_size_mb: the output fits the budget (within 5% under it) or the run is refused with a
+message saying how small the model can go; nothing is lost when the model fits already."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from glbcompress.engine.api import compress, resolve
+from glbcompress.engine.budget import BudgetUnreachable
+from glbcompress.engine.errors import InvalidOptions
+from glbcompress.engine.reader import read
+from glbcompress.engine.report import scene_stats
+from tests.fixtures import simplify_models
+from tests.tools import CORPUS, new_errors, validate
+
+
+@pytest.fixture(scope="module")
+def sphere(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("budget")
+    return simplify_models.uv_sphere(folder / "sphere.glb", segments=192, rings=96)
+
+
+@pytest.fixture(scope="module")
+def plain_size(sphere: Path, tmp_path_factory: pytest.TempPathFactory) -> int:
+    out = tmp_path_factory.mktemp("plain") / "plain.glb"
+    return compress(sphere, out, resolve("balanced")).output_bytes
+
+
+def test_a_model_that_fits_is_not_simplified(sphere: Path, plain_size: int, tmp_path: Path) -> None:
+    out = tmp_path / "fits.glb"
+    report = compress(sphere, out, resolve("balanced", {"target_size_mb": 2 * plain_size / 1e6}))
+    assert report.output_bytes == plain_size == out.stat().st_size
+    (target,) = [p for p in report.passes if p.name == "target size"]
+    assert target.changes["compressions tried"] == 1
+    assert scene_stats(read(out)).triangles == scene_stats(read(sphere)).triangles
+
+
+@pytest.mark.parametrize("share", [0.5, 0.2])
+def test_output_fits_just_under_the_budget(
+    sphere: Path, plain_size: int, tmp_path: Path, share: float
+) -> None:
+    budget = share * plain_size
+    out = tmp_path / "fit.glb"
+    report = compress(sphere, out, resolve("balanced", {"target_size_mb": budget / 1e6}))
+    assert 0.95 * budget <= out.stat().st_size <= budget
+    (target,) = [p for p in report.passes if p.name == "target size"]
+    assert target.changes["compressions tried"] <= 14
+    # The fidelity reached is reported, and within the error the search allowed.
+    assert 0 < report.fidelity["simplify_hausdorff"] <= target.changes["geometric error allowed"]
+    assert report.scene_after.triangles < report.scene_before.triangles
+    assert [p.name for p in tmp_path.iterdir()] == ["fit.glb"]  # no trial left behind
+    before, after = validate(sphere, out)
+    assert new_errors(before, after) == {}
+
+
+def test_an_impossible_budget_is_refused_clearly(sphere: Path, tmp_path: Path) -> None:
+    out = tmp_path / "never.glb"
+    with pytest.raises(BudgetUnreachable, match=r"cannot be made 0\.001 MB .* Ask for [0-9.]+ MB or more"):
+        compress(sphere, out, resolve("balanced", {"target_size_mb": 0.001}))
+    assert not list(tmp_path.iterdir())
+    assert issubclass(BudgetUnreachable, InvalidOptions)  # a 4xx for the API, exit 2 for the CLI
+
+
+def test_the_option_is_checked() -> None:
+    with pytest.raises(InvalidOptions, match="target_size_mb"):
+        resolve("balanced", {"target_size_mb": -1})
+
+
+# A dense untextured model that must fit; a small skinned one whose bytes are mostly texture and
+# animation, which fits only if the textures pass can shrink its texture (else it is refused).
+CORPUS_BUDGETS = {"ChineseDragon/chinesedragon.gltf": (0.1, True), "Fox/Fox.glb": (0.05, False)}
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("model", CORPUS_BUDGETS, ids=lambda v: v.split("/")[0])
+def test_corpus_models_meet_their_budget_or_are_refused(model: str, tmp_path: Path) -> None:
+    source = CORPUS / "public" / model
+    if not source.exists():
+        pytest.skip(f"{source} is absent (the shared corpus is not on this machine)")
+    megabytes, must_fit = CORPUS_BUDGETS[model]
+    out = tmp_path / "out.glb"
+    try:
+        report = compress(source, out, resolve("balanced", {"target_size_mb": megabytes}))
+    except BudgetUnreachable as refusal:
+        assert not must_fit, refusal.message
+        assert "Ask for" in refusal.message and not out.exists()
+        return
+    assert 0.95 * megabytes * 1e6 <= out.stat().st_size <= megabytes * 1e6
+    assert report.scene_after.skins == report.scene_before.skins
+    before, after = validate(source, out)
+    assert new_errors(before, after) == {}

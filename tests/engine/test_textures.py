@@ -1,0 +1,371 @@
+"""textures: classes from material slots, WebP/AVIF/PNG/JPEG/KTX2 outputs that decode the right
+way up and in the right colour space, quality targets met, solid textures folded into factors,
+required/optional extensions, limits, and valid output on generated and corpus models."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from glbcompress.engine.document import Document, Image
+from glbcompress.engine.errors import InvalidOptions, LimitExceeded
+from glbcompress.engine.limits import Limits
+from glbcompress.engine.passes import textures as pass_module
+from glbcompress.engine.passes.textures import TexturesOptions, textures
+from glbcompress.engine.reader import read
+from glbcompress.engine.textures import basisu, quality
+from glbcompress.engine.textures.classify import image_uses
+from glbcompress.engine.textures.solid import srgb_to_linear
+from glbcompress.engine.writer import write_glb
+from tests.fixtures import texture_models as tm
+from tests.tools import CORPUS, new_errors, validate
+
+needs_basisu = pytest.mark.skipif(basisu.find() is None, reason=basisu.INSTALL_HINT)
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tm.texture_suite(tmp_path_factory.mktemp("textures") / "suite.glb")
+
+
+def _material(doc: Document, name: str) -> dict:
+    return next(m for m in doc.materials if m.get("name") == name)
+
+
+def _rows(report: dict) -> dict[str, dict]:
+    """Report rows by image name."""
+    return {row["image"].split("(")[-1].rstrip(")"): row for row in report["textures"]}
+
+
+def _image(texture: dict, extension: str | None) -> Image:
+    return texture["extensions"][extension]["source"] if extension else texture["source"]
+
+
+def _pixels(image: Image) -> np.ndarray:
+    if image.mime_type == "image/ktx2":
+        return basisu.decode(image.data)
+    with PILImage.open(io.BytesIO(image.data)) as im:
+        return np.asarray(im.convert("RGBA" if "A" in im.mode else "RGB"))
+
+
+def _glb_json(path: Path) -> dict:
+    data = path.read_bytes()
+    return json.loads(data[20 : 20 + struct.unpack_from("<I", data, 12)[0]])
+
+
+def _run(path: Path, out: Path, **options: object) -> tuple[Document, dict, dict]:
+    doc = read(path)
+    report = textures(doc, TexturesOptions(**options))  # type: ignore[arg-type]
+    written = write_glb(doc, out)
+    return doc, report, written.json
+
+
+# -- classification -------------------------------------------------------------------------------
+
+
+def test_classes_channels_and_colour_space(suite: Path) -> None:
+    uses = {u.image.name: u for u in image_uses(read(suite))}
+    assert uses["colour"].kind == "color" and uses["colour"].srgb is True
+    assert uses["normal"].kind == "normal" and uses["normal"].srgb is False
+    assert uses["orm"].kind == "data" and uses["orm"].channels == (0, 1, 2)
+    # Read as emissive colour and as occlusion: the stricter class, and no single transfer function.
+    assert uses["shared"].kind == "data" and uses["shared"].srgb is None
+    # Base colour alpha is read only when the material blends.
+    assert uses["blended"].channels == (0, 1, 2, 3)
+    assert uses["opaque alpha"].channels == (0, 1, 2)
+
+
+# -- WebP (the balanced default) ------------------------------------------------------------------
+
+
+def test_webp_meets_targets_and_requires_its_extension(suite: Path, tmp_path: Path) -> None:
+    options = TexturesOptions()
+    doc, report, gltf = _run(suite, tmp_path / "out.glb")
+    rows = _rows(report)
+    goal = {
+        "color": options.texture_ssim,
+        "normal": options.texture_ssim_normal,
+        "data": options.texture_ssim_data,
+    }
+    for name in ("colour", "normal", "orm", "shared", "transformed", "blended"):
+        row = rows[name]
+        assert row["after"]["format"] == "webp", row
+        assert row["ssim"] >= goal[row["class"]] - pass_module.SAMPLE_SLACK, row
+        assert row["psnr"] >= pass_module.MIN_PSNR[row["class"]] - 1, row
+        assert row["after"]["bytes"] < row["before"]["bytes"]
+    assert gltf["extensionsRequired"] == ["EXT_texture_webp"]
+    for texture in gltf["textures"]:
+        assert "source" not in texture and "EXT_texture_webp" in texture["extensions"]
+    assert validate(tmp_path / "out.glb")[0]["errors"] == 0
+    # Every new image decodes at its size, the right way up (red top half, blue bottom half).
+    colour = _pixels(
+        _image(
+            _material(doc, "Colour")["pbrMetallicRoughness"]["baseColorTexture"]["index"], "EXT_texture_webp"
+        )
+    )
+    assert colour.shape == (tm.SIZE, tm.SIZE, 3)
+    top, bottom = colour[: tm.SIZE // 2].mean(axis=(0, 1)), colour[tm.SIZE // 2 :].mean(axis=(0, 1))
+    assert top[0] > 150 > bottom[0] and bottom[2] > 150 > top[2]
+
+
+def test_unread_channels_are_not_stored(suite: Path, tmp_path: Path) -> None:
+    doc, _report, _gltf = _run(suite, tmp_path / "out.glb", texture_format="png")
+    blended = _material(doc, "Blend")["pbrMetallicRoughness"]["baseColorTexture"]["index"]["source"]
+    opaque = _material(doc, "Opaque")["pbrMetallicRoughness"]["baseColorTexture"]["index"]["source"]
+    assert _pixels(blended).shape[2] == 4
+    assert _pixels(opaque).shape[2] == 3
+    np.testing.assert_array_equal(_pixels(blended), tm.alpha_map())  # PNG: lossless
+
+
+def test_occlusion_only_image_becomes_grey(tmp_path: Path) -> None:
+    doc, _report, _gltf = _run(
+        tm.occlusion_only(tmp_path / "in.glb"), tmp_path / "out.glb", texture_format="png"
+    )
+    image = doc.materials[0]["occlusionTexture"]["index"]["source"]
+    with PILImage.open(io.BytesIO(image.data)) as im:
+        assert im.mode == "L"
+        np.testing.assert_array_equal(np.asarray(im), tm.orm_map()[..., 0])
+
+
+def test_fallback_keeps_core_source_and_optional_extension(suite: Path, tmp_path: Path) -> None:
+    _doc, _report, gltf = _run(suite, tmp_path / "out.glb", texture_fallback=True)
+    assert "EXT_texture_webp" in gltf["extensionsUsed"]
+    assert "extensionsRequired" not in gltf
+    for texture in gltf["textures"]:
+        if "extensions" in texture:
+            fallback = gltf["images"][texture["source"]]
+            assert fallback["mimeType"] in ("image/png", "image/jpeg")
+    assert validate(tmp_path / "out.glb")[0]["errors"] == 0
+
+
+def test_texture_transform_and_factors_survive(suite: Path, tmp_path: Path) -> None:
+    doc, _report, _gltf = _run(suite, tmp_path / "out.glb")
+    info = _material(doc, "Transform")["pbrMetallicRoughness"]["baseColorTexture"]
+    assert info["extensions"]["KHR_texture_transform"] == {
+        "offset": [0.25, 0.5],
+        "scale": [2.0, 2.0],
+        "rotation": 0.3,
+    }
+    assert _material(doc, "Normal")["normalTexture"]["scale"] == 0.8
+    assert _material(doc, "ORM")["occlusionTexture"]["strength"] == 0.9
+
+
+def test_same_bytes_twice(suite: Path, tmp_path: Path) -> None:
+    _run(suite, tmp_path / "a.glb")
+    _run(suite, tmp_path / "b.glb")
+    assert (tmp_path / "a.glb").read_bytes() == (tmp_path / "b.glb").read_bytes()
+
+
+# -- solid textures -------------------------------------------------------------------------------
+
+
+def test_solid_textures_become_factors(suite: Path, tmp_path: Path) -> None:
+    doc, report, _gltf = _run(suite, tmp_path / "out.glb")
+    material = _material(doc, "Solid")
+    pbr = material["pbrMetallicRoughness"]
+    assert "baseColorTexture" not in pbr and "metallicRoughnessTexture" not in pbr
+    assert "normalTexture" not in material  # (128, 128, 255) is the unperturbed normal
+    expected = srgb_to_linear(np.array([200, 100, 50])) * np.array([1.0, 0.5, 1.0])
+    np.testing.assert_allclose(pbr["baseColorFactor"][:3], expected, rtol=1e-6)
+    assert pbr["baseColorFactor"][3] == 1.0
+    assert pbr["roughnessFactor"] == pytest.approx(128 / 255)
+    assert pbr["metallicFactor"] == pytest.approx(1.0)
+    assert report["texture slots folded into factors"] == 3
+
+
+def test_solid_tolerance_zero_needs_identical_texels(tmp_path: Path) -> None:
+    from glbcompress.engine.textures.solid import solid_value
+
+    nearly = tm.solid((100, 100, 100))
+    nearly[0, 0, 0] = 101
+    assert solid_value(nearly, (0, 1, 2), 0) is None
+    assert solid_value(nearly, (0, 1, 2), 2) is not None
+    assert solid_value(nearly, (1, 2), 0) is not None  # R is not read
+
+
+# -- other formats --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["avif", "jpeg"])
+def test_lossy_formats_decode_and_meet_targets(fmt: str, suite: Path, tmp_path: Path) -> None:
+    options = TexturesOptions(texture_format=fmt)  # type: ignore[arg-type]
+    doc, report, gltf = _run(suite, tmp_path / "out.glb", texture_format=fmt)
+    extension = {"avif": "EXT_texture_avif", "jpeg": None}[fmt]
+    colour = _material(doc, "Colour")["pbrMetallicRoughness"]["baseColorTexture"]["index"]
+    pixels = _pixels(_image(colour, extension))
+    assert pixels[: tm.SIZE // 2, :, 0].mean() > 150 > pixels[tm.SIZE // 2 :, :, 0].mean()
+    assert quality.ssim(pixels, tm.colour_map()) >= options.texture_ssim - pass_module.SAMPLE_SLACK
+    if fmt == "jpeg":
+        assert gltf["extensionsUsed"] == ["KHR_texture_transform"]  # no image extension
+        assert _rows(report)["blended"]["after"]["format"] == "png"  # its alpha is read
+    assert validate(tmp_path / "out.glb")[0]["errors"] == 0
+
+
+def test_keep_recompresses_png_losslessly(suite: Path, tmp_path: Path) -> None:
+    doc, report, _gltf = _run(suite, tmp_path / "out.glb", texture_format="keep", texture_solid=False)
+    rows = _rows(report)
+    assert rows["shared"].get("after") is None  # a JPEG is kept as it is
+    colour = _material(doc, "Colour")["pbrMetallicRoughness"]["baseColorTexture"]["index"]["source"]
+    np.testing.assert_array_equal(_pixels(colour), tm.colour_map())
+
+
+# -- KTX2 -----------------------------------------------------------------------------------------
+
+
+@needs_basisu
+def test_ktx2_codecs_transfer_functions_orientation(suite: Path, tmp_path: Path) -> None:
+    doc, report, gltf = _run(suite, tmp_path / "out.glb", texture_format="ktx2")
+    assert gltf["extensionsRequired"] == ["KHR_texture_basisu"]
+    checks = {
+        "Colour": ("baseColorTexture", 163, 2),
+        "Normal": ("normalTexture", 166, 1),
+        "ORM": ("occlusionTexture", 166, 1),
+    }
+    for name, (slot, model, transfer) in checks.items():
+        material = _material(doc, name)
+        holder = material if slot in material else material["pbrMetallicRoughness"]
+        image = _image(holder[slot]["index"], "KHR_texture_basisu")
+        info = basisu.ktx2_info(image.data)
+        assert (info.color_model, info.transfer) == (model, transfer), name  # ETC1S sRGB / UASTC linear
+        assert info.width % 4 == 0 and info.height % 4 == 0
+        assert info.levels == int(np.log2(max(info.width, info.height))) + 1  # a full mip chain
+        assert info.supercompression == (2 if model == 166 else 1)  # Zstandard / BasisLZ
+        assert info.orientation in (None, "rd")
+    colour = _pixels(
+        _image(
+            _material(doc, "Colour")["pbrMetallicRoughness"]["baseColorTexture"]["index"],
+            "KHR_texture_basisu",
+        )
+    )
+    assert colour[: tm.SIZE // 2, :, 0].mean() > 150 > colour[tm.SIZE // 2 :, :, 0].mean()
+    normal = _pixels(_image(_material(doc, "Normal")["normalTexture"]["index"], "KHR_texture_basisu"))
+    assert quality.ssim(normal[..., :3], tm.normal_map()) > 0.97
+    # Read as colour and as data: left as it was, with a warning.
+    assert _rows(report)["shared"].get("after") is None and report["warnings"]
+    assert not new_errors(validate(suite)[0], validate(tmp_path / "out.glb")[0])
+
+
+@needs_basisu
+def test_ktx2_same_bytes_twice(tmp_path: Path) -> None:
+    src = tm.occlusion_only(tmp_path / "in.glb")
+    _run(src, tmp_path / "a.glb", texture_format="ktx2")
+    _run(src, tmp_path / "b.glb", texture_format="ktx2")
+    assert (tmp_path / "a.glb").read_bytes() == (tmp_path / "b.glb").read_bytes()
+
+
+def test_missing_basisu_is_a_clear_options_error(suite: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(basisu, "find", lambda: None)
+    with pytest.raises(InvalidOptions, match="basisu"):
+        textures(read(suite), TexturesOptions(texture_format="ktx2"))
+    textures(read(suite), TexturesOptions(texture_format="webp"))  # other formats still work
+
+
+# -- sizes and limits -----------------------------------------------------------------------------
+
+
+def test_resize_max_size_pow2_never_upscale(tmp_path: Path) -> None:
+    src = tm.large_texture(tmp_path / "in.glb", 300)
+    doc, report, _gltf = _run(src, tmp_path / "a.glb", texture_max_size=200, texture_pow2=True)
+    image = doc.materials[0]["pbrMetallicRoughness"]["baseColorTexture"]["index"]["extensions"][
+        "EXT_texture_webp"
+    ]["source"]
+    assert _pixels(image).shape[:2] == (128, 128)
+    assert report["textures"][0]["after"]["size"] == "128x128"
+    doc, _report, _gltf = _run(src, tmp_path / "b.glb", texture_max_size=4096)
+    image = doc.materials[0]["pbrMetallicRoughness"]["baseColorTexture"]["index"]["extensions"][
+        "EXT_texture_webp"
+    ]["source"]
+    assert _pixels(image).shape[:2] == (300, 300)
+
+
+def test_normal_maps_stay_unit_length_after_resizing(suite: Path, tmp_path: Path) -> None:
+    doc, _report, _gltf = _run(suite, tmp_path / "out.glb", texture_format="png", texture_scale_normal=0.5)
+    image = _material(doc, "Normal")["normalTexture"]["index"]["source"]
+    n = _pixels(image).astype(np.float64) * (2 / 255) - 1
+    assert n.shape[:2] == (tm.SIZE // 2, tm.SIZE // 2)
+    np.testing.assert_allclose(np.linalg.norm(n, axis=2), 1.0, atol=0.02)
+
+
+def test_pixel_limit_names_the_image(tmp_path: Path) -> None:
+    doc = read(tm.large_texture(tmp_path / "in.glb", 300), Limits(max_image_pixels=300 * 300 - 1))
+    with pytest.raises(LimitExceeded, match=r"images\[0\] \(large\).*300x300"):
+        textures(doc, TexturesOptions())
+
+
+def test_undecodable_image_is_left_with_a_warning(suite: Path) -> None:
+    doc = read(suite)
+    broken = doc.materials[0]["pbrMetallicRoughness"]["baseColorTexture"]["index"]["source"]
+    broken.data = broken.data[:100]
+    report = textures(doc, TexturesOptions())
+    assert any("images[0]" in w for w in report["warnings"])
+    assert doc.materials[0]["pbrMetallicRoughness"]["baseColorTexture"]["index"]["source"] is broken
+
+
+def test_ssim_and_search() -> None:
+    image = tm.colour_map()
+    assert quality.ssim(image, image) == 1.0 and quality.psnr(image, image) == quality.PSNR_CAP
+    noisy = np.clip(image + np.random.default_rng(0).normal(0, 8, image.shape), 0, 255).astype(np.uint8)
+    assert 0.5 < quality.ssim(image, noisy) < 0.99
+    goal = quality.Goal(0.9, 0)
+    calls: list[int] = []
+
+    def measure(q: int) -> quality.Probe:
+        calls.append(q)
+        return quality.Probe(q, q / 100, 50, q)
+
+    assert quality.lowest_quality(measure, goal).quality == 90
+    assert len(calls) <= 8
+    assert quality.lowest_quality(measure, quality.Goal(1.1, 0)) is None
+
+
+# -- corpus ---------------------------------------------------------------------------------------
+
+PUBLIC = CORPUS / "public"
+CORPUS_MODELS = {
+    "BoxTexturedWebp": "BoxTexturedWebp/box-textured-with-fallback.gltf",
+    "TextureTransformTest": "TextureTransformTest/TextureTransformTest.gltf",
+    "MultiUVTest": "MultiUVTest/MultiUVTest.gltf",
+    "SpherePbrNext": "SpherePbrNext/sphere.gltf",
+    "CesiumMilkTruck": "CesiumMilkTruck/CesiumMilkTruck.gltf",
+    "AnisotropyBarnLamp": "AnisotropyBarnLamp/AnisotropyBarnLamp.gltf",
+}
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize("name", list(CORPUS_MODELS))
+def test_corpus_model(name: str, tmp_path: Path) -> None:
+    src = PUBLIC / CORPUS_MODELS[name]
+    if not src.is_file():
+        pytest.skip(f"{src} is absent (the shared corpus is not on this machine)")
+    options = TexturesOptions()
+    doc = read(src)
+    from glbcompress.engine.passes.sanitize import sanitize
+
+    sanitize(doc)
+    ktx2_before = [im.data for im in doc.images if im.mime_type == "image/ktx2"]
+    report = textures(doc, options)
+    out = tmp_path / "out.glb"
+    write_glb(doc, out)
+    assert not new_errors(validate(src)[0], validate(out)[0])
+    goal = {
+        "color": options.texture_ssim,
+        "normal": options.texture_ssim_normal,
+        "data": options.texture_ssim_data,
+    }
+    for row in report.get("textures", []):
+        if "ssim" in row and row["ssim"] < goal[row["class"]] - pass_module.SAMPLE_SLACK:
+            # Only a lossy source may miss the target (it is then relaxed to what the codec reaches).
+            assert row["before"]["format"] != "png", row
+    result = read(out)
+    for image in result.images:
+        if image.mime_type == "image/ktx2":
+            assert image.data in ktx2_before  # KTX2 inputs pass through untouched
+        else:
+            assert _pixels(image).size
+    assert result.info["input_bytes"] <= sum(len(i.data) for i in doc.images) + out.stat().st_size
