@@ -369,3 +369,33 @@ def test_corpus_model(name: str, tmp_path: Path) -> None:
         else:
             assert _pixels(image).size
     assert result.info["input_bytes"] <= sum(len(i.data) for i in doc.images) + out.stat().st_size
+
+
+# -- through the pipeline -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("preset", ["lossless", "balanced", "max"])
+def test_presets_give_valid_output_and_decoded_copy(preset: str, suite: Path, tmp_path: Path) -> None:
+    from glbcompress.engine.api import compress, resolve
+    from tests.tools import decoded_copy
+
+    out = tmp_path / "out.glb"
+    report = compress(suite, out, resolve(preset))
+    textures_report = next(p for p in report.passes if p.name == "textures").changes
+    before = validate(suite)[0]
+    assert not new_errors(before, validate(out)[0])
+    assert not new_errors(before, validate(decoded_copy(out, tmp_path / "decoded.glb"))[0])
+    result = read(out)
+    for image in result.images:
+        assert _pixels(image).size
+    if preset == "lossless":
+        # Lossless: no WebP, and every kept colour texel as it was.
+        assert all(im.mime_type in ("image/png", "image/jpeg") for im in result.images)
+        colour = next(m for m in result.materials if m.get("name") == "Colour")
+        np.testing.assert_array_equal(
+            _pixels(colour["pbrMetallicRoughness"]["baseColorTexture"]["index"]["source"]), tm.colour_map()
+        )
+    else:
+        assert report.after.textures < report.before.textures / 3
+        assert report.fidelity["texture_min_ssim"] >= 0.9 - pass_module.SAMPLE_SLACK
+    assert textures_report["texture slots folded into factors"] == 3

@@ -376,13 +376,17 @@ def _best_encoding(
         data = encode(array, how)
         return how, data, _measure(array, data, how, read)
     sample = quality.sample(array)
+    tried: dict[int, tuple[quality.Probe, bytes]] = {}
 
     def probe(q: int) -> quality.Probe:
-        how = replace(base, quality=q)
-        data = encode(sample, how)
-        return quality.Probe(q, *_measure(sample, data, how, read), len(data))
+        if q not in tried:
+            how = replace(base, quality=q)
+            data = encode(sample, how)
+            tried[q] = (quality.Probe(q, *_measure(sample, data, how, read), len(data)), data)
+        return tried[q][0]
 
-    found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST)
+    # If the best quality misses the goal, so does every lower one: no need to search.
+    found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST) if goal.met(probe(100)) else None
     if found is None and not lossless_source and entry.kind != NORMAL:
         # A lossy source caps what any re-encoding can match (its own artefacts, its chroma
         # subsampling): aim just below the best this codec reaches instead. Not for normal maps,
@@ -397,6 +401,8 @@ def _best_encoding(
     if found is None:
         return _strongest(array, base, read, lossless_source)
     how = replace(base, quality=found.quality)
+    if sample is array:  # a small texture is its own sample: the probe was the real thing
+        return how, tried[found.quality][1], (found.ssim, found.psnr)
     data = encode(array, how)
     measured = _measure(array, data, how, read)
     # The mosaic stands in for the whole image; where the two disagree by more than the search's
