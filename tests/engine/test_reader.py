@@ -277,3 +277,26 @@ def test_compressed_inputs_are_decoded(name: str, tmp_path: Path) -> None:
     write_glb(doc, out)
     report = validate(out)[0]
     assert report["errors"] == 0, report["messages"][:5]
+
+
+def test_reads_gltfpack_output(fixtures: dict[str, Path], tmp_path: Path) -> None:
+    """gltfpack writes meshopt streams, quantized attributes and an empty fallback buffer."""
+    import subprocess
+
+    from tests.tools import NODE_DIR, need_validator
+
+    need_validator()
+    gltfpack = NODE_DIR / "node_modules" / ".bin" / "gltfpack"
+    out = tmp_path / "packed.glb"
+    subprocess.run(
+        [str(gltfpack), "-cc", "-i", str(fixtures["skinned_rig.glb"]), "-o", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    doc = read(out)
+    assert "EXT_meshopt_compression" not in doc.extensions_used
+    source = read(fixtures["skinned_rig.glb"])
+    assert doc.accessors and len(doc.animations) == len(source.animations)
+    again = tmp_path / "again.glb"
+    write_glb(doc, again)
+    assert validate(again)[0]["errors"] == 0

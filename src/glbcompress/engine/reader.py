@@ -230,7 +230,7 @@ def _read_buffer(
     external: dict[str, int],
 ) -> memoryview:
     where = f"buffers[{index}]"
-    length = _int(buffer, "byteLength", where, minimum=1 if "byteLength" in buffer else 0)
+    length = _int(buffer, "byteLength", where)  # 0 is tolerated: some tools write empty fallbacks
     exts = buffer.get("extensions", {})
     is_fallback = any(isinstance(exts.get(e), dict) and exts[e].get("fallback") for e in MESHOPT_EXTENSIONS)
     uri = buffer.get("uri")
