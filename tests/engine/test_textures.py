@@ -218,25 +218,30 @@ def test_keep_recompresses_png_losslessly(suite: Path, tmp_path: Path) -> None:
 # -- KTX2 -----------------------------------------------------------------------------------------
 
 
+def _ktx2_info(doc: Document, name: str, slot: str) -> basisu.Ktx2Info:
+    material = _material(doc, name)
+    holder = material if slot in material else material["pbrMetallicRoughness"]
+    return basisu.ktx2_info(_image(holder[slot]["index"], "KHR_texture_basisu").data)
+
+
 @needs_basisu
 def test_ktx2_codecs_transfer_functions_orientation(suite: Path, tmp_path: Path) -> None:
     doc, report, gltf = _run(suite, tmp_path / "out.glb", texture_format="ktx2")
     assert gltf["extensionsRequired"] == ["KHR_texture_basisu"]
-    checks = {
-        "Colour": ("baseColorTexture", 163, 2),
-        "Normal": ("normalTexture", 166, 1),
-        "ORM": ("occlusionTexture", 166, 1),
-    }
-    for name, (slot, model, transfer) in checks.items():
-        material = _material(doc, name)
-        holder = material if slot in material else material["pbrMetallicRoughness"]
-        image = _image(holder[slot]["index"], "KHR_texture_basisu")
-        info = basisu.ktx2_info(image.data)
-        assert (info.color_model, info.transfer) == (model, transfer), name  # ETC1S sRGB / UASTC linear
+    etc1s, uastc, srgb, linear = 163, 166, 2, 1
+    rows = _rows(report)
+    for name, slot, image in (
+        ("Colour", "baseColorTexture", "colour"),
+        ("Normal", "normalTexture", "normal"),
+    ):
+        info = _ktx2_info(doc, name, slot)
+        assert info.transfer == (srgb if name == "Colour" else linear), name
+        assert info.color_model == (uastc if rows[image]["codec"] == "uastc" else etc1s)
+        assert info.supercompression == (2 if info.color_model == uastc else 1)  # Zstandard / BasisLZ
         assert info.width % 4 == 0 and info.height % 4 == 0
         assert info.levels == int(np.log2(max(info.width, info.height))) + 1  # a full mip chain
-        assert info.supercompression == (2 if model == 166 else 1)  # Zstandard / BasisLZ
         assert info.orientation in (None, "rd")
+    assert rows["normal"]["codec"] == rows["orm"]["codec"] == "uastc"  # never ETC1S for them
     colour = _pixels(
         _image(
             _material(doc, "Colour")["pbrMetallicRoughness"]["baseColorTexture"]["index"],
@@ -247,8 +252,12 @@ def test_ktx2_codecs_transfer_functions_orientation(suite: Path, tmp_path: Path)
     normal = _pixels(_image(_material(doc, "Normal")["normalTexture"]["index"], "KHR_texture_basisu"))
     assert quality.ssim(normal[..., :3], tm.normal_map()) > 0.97
     # Read as colour and as data: left as it was, with a warning.
-    assert _rows(report)["shared"].get("after") is None and report["warnings"]
+    assert rows["shared"].get("after") is None and report["warnings"]
     assert not new_errors(validate(suite)[0], validate(tmp_path / "out.glb")[0])
+    # ETC1S when asked for, sRGB for colour.
+    doc, report, _gltf = _run(suite, tmp_path / "etc1s.glb", texture_format="ktx2", texture_ktx2_mode="etc1s")
+    info = _ktx2_info(doc, "Colour", "baseColorTexture")
+    assert (info.color_model, info.transfer) == (etc1s, srgb)
 
 
 @needs_basisu
@@ -298,6 +307,18 @@ def test_pixel_limit_names_the_image(tmp_path: Path) -> None:
         textures(doc, TexturesOptions())
 
 
+def test_decompression_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
+    import tracemalloc
+
+    doc = read(tm.bomb(tmp_path / "bomb.glb"))
+    tracemalloc.start()
+    with pytest.raises(LimitExceeded, match=r"images\[0\] \(bomb\)"):
+        textures(doc, TexturesOptions())
+    _current, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 50 * 1024 * 1024
+
+
 def test_undecodable_image_is_left_with_a_warning(suite: Path) -> None:
     doc = read(suite)
     broken = doc.materials[0]["pbrMetallicRoughness"]["baseColorTexture"]["index"]["source"]
@@ -322,6 +343,16 @@ def test_ssim_and_search() -> None:
     assert quality.lowest_quality(measure, goal).quality == 90
     assert len(calls) <= 8
     assert quality.lowest_quality(measure, quality.Goal(1.1, 0)) is None
+
+
+def test_large_textures_are_searched_and_measured_on_tiles() -> None:
+    big = np.random.default_rng(0).integers(0, 256, (2048, 3000, 3), dtype=np.uint8)
+    assert quality.sample(big).shape == (512, 512, 3)
+    assert quality.sample(big, quality.VERIFY_GRID).shape == (1024, 1024, 3)
+    tile = quality.sample(big)[-128:, -128:]
+    np.testing.assert_array_equal(tile, big[1920:2048, 2864:2992])  # the last tile ends inside
+    small = big[:300, :500]
+    assert quality.sample(small) is small and not quality.sampled(small.shape, quality.GRID)
 
 
 # -- corpus ---------------------------------------------------------------------------------------
@@ -399,3 +430,18 @@ def test_presets_give_valid_output_and_decoded_copy(preset: str, suite: Path, tm
         assert report.after.textures < report.before.textures / 3
         assert report.fidelity["texture_min_ssim"] >= 0.9 - pass_module.SAMPLE_SLACK
     assert textures_report["texture slots folded into factors"] == 3
+
+
+@pytest.mark.corpus
+def test_keep_leaves_extension_images_beside_a_recompressed_png(tmp_path: Path) -> None:
+    src = PUBLIC / CORPUS_MODELS["BoxTexturedWebp"]
+    if not src.is_file():
+        pytest.skip(f"{src} is absent (the shared corpus is not on this machine)")
+    doc = read(src)
+    webp = [im for im in doc.images if im.mime_type == "image/webp"]
+    png = doc.textures[0]["source"]
+    textures(doc, TexturesOptions(texture_format="keep"))
+    texture = doc.textures[0]
+    assert texture["extensions"]["EXT_texture_webp"]["source"] is webp[0]
+    assert texture["source"] is not png and texture["source"].mime_type == "image/png"  # recompressed
+    assert len(texture["source"].data) < len(png.data)

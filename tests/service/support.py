@@ -58,3 +58,15 @@ def wait_for(jobs: JobManager, job_id: str, timeout: float = 60.0, status: tuple
             return job
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} still {job.status} after {timeout} s")
+
+
+NEW_KEY = re.compile(r'id="new-key-value"[^>]*value="([^"]+)"')
+
+
+def create_api_key(client: TestClient, name: str = "test key", expires: str = "") -> str:
+    """Create an API key on the API Keys page (logged in) and return it, as a user copies it."""
+    page = post_form(client, "/keys", "/keys", name=name, expires=expires)
+    assert page.status_code == 200, errors(page)
+    match = NEW_KEY.search(page.text)
+    assert match, "the new key is not on the page"
+    return html.unescape(match.group(1))

@@ -10,13 +10,14 @@ from .passes import animation, dedup, instance, join, meshopt, prune, textures, 
 
 PRESET_HELP = {
     "lossless": "No quantization and nothing that changes a vertex: unused data removed, duplicates merged, "
-    "geometry compressed losslessly with Meshopt; even degenerate triangles stay; PNGs recompressed losslessly, single-colour textures "
-    "become material factors.",
+    "geometry compressed losslessly with Meshopt; even degenerate triangles stay; PNGs recompressed "
+    "losslessly, single-colour textures become material factors.",
     "balanced": "Visually lossless (default): quantized geometry (14-bit positions), resampled animation, "
     "Meshopt compression, textures as WebP at the lowest quality per texture that meets an SSIM "
-    "target (PNG-exact where lossy would show).",
+    "target (lossless where no lossy quality does).",
     "max": "Smallest output that stays valid and faithful: also merges named nodes and meshes, and draws "
-    "repeated meshes with GPU instancing (EXT_mesh_gpu_instancing, required), lower texture SSIM targets and textures at most 2048 pixels.",
+    "repeated meshes with GPU instancing (EXT_mesh_gpu_instancing, required); lower texture SSIM "
+    "targets, textures at most 2048 pixels.",
 }
 
 DEFAULT_PRESET = "balanced"

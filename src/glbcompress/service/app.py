@@ -17,14 +17,17 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from .. import __version__
+from .api import account as api_account
 from .api import health
+from .api.problems import Problem, problem
 from .auth import csrf
+from .auth.key_activity import KeyActivity
+from .auth.key_rate_limit import KeyRateLimit
 from .auth.throttle import Throttle
 from .context import Services
 from .db import Database
@@ -50,7 +53,11 @@ def create_app(settings: Settings | None = None, *, queue_factory: QueueFactory 
     storage = make_storage(settings)
     queue = (queue_factory or make_queue)(db, storage, settings)
     jobs = JobManager(db, storage, settings, queue)
-    services = Services(settings, db, storage, queue, jobs, Throttle(db, settings.secret))
+    throttle = Throttle(db, settings.secret)
+    key_activity = KeyActivity(db)
+    services = Services(
+        settings, db, storage, queue, jobs, throttle, key_activity, KeyRateLimit(settings.api_rate_limit)
+    )
     sweeper = Sweeper(jobs, settings.sweep_interval_seconds)
 
     @asynccontextmanager
@@ -58,10 +65,12 @@ def create_app(settings: Settings | None = None, *, queue_factory: QueueFactory 
         check_schema(settings.database_url)
         queue.start()
         sweeper.start()
+        key_activity.start()
         log.info("service started", extra={"version": __version__, "workers": settings.workers})
         try:
             yield
         finally:
+            key_activity.stop()
             sweeper.stop()
             queue.stop()
             db.dispose()
@@ -78,6 +87,7 @@ def create_app(settings: Settings | None = None, *, queue_factory: QueueFactory 
     app.add_middleware(RequestContext)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(health.router)
+    app.include_router(api_account.router)
     app.include_router(web_router)
     _add_error_handlers(app)
     return app
@@ -87,17 +97,15 @@ def _wants_html(request: Request) -> bool:
     return "text/html" in request.headers.get("accept", "")
 
 
-def problem(status: int, title: str, detail: str, kind: str) -> JSONResponse:
-    """An RFC 9457 problem+json response."""
-    body = {"type": f"urn:glbcompress:problem:{kind}", "title": title, "status": status, "detail": detail}
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
-
-
 def _error_page(request: Request, status: int, title: str, message: str) -> Response:
     return render(request, "error.html", {"title": title, "message": message}, status=status)
 
 
 def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return exc.response()
+
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired) -> Response:
         return login_redirect(exc.next_path)

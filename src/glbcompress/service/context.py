@@ -9,6 +9,8 @@ from datetime import timedelta
 from starlette.requests import Request
 
 from .auth.accounts import LoginLimits
+from .auth.key_activity import KeyActivity
+from .auth.key_rate_limit import KeyRateLimit
 from .auth.throttle import Throttle
 from .db import Database
 from .jobs import JobManager, JobQueue
@@ -24,6 +26,9 @@ class Services:
     queue: JobQueue
     jobs: JobManager
     throttle: Throttle
+    key_activity: KeyActivity
+    """API key request counts and last use, written to the database at most once a minute."""
+    key_rate_limit: KeyRateLimit
 
     @property
     def login_limits(self) -> LoginLimits:

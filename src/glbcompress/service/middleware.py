@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import logs
@@ -31,11 +32,19 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"x-frame-options", b"DENY"),
 ]
+EXTRA_HEADERS = "response_headers"
 ERROR_PAGE = (
     "<!doctype html><html lang=en><meta charset=utf-8><title>Server error</title>"
     "<p>Something went wrong on our side. If it keeps happening, report it with the reference "
     "<code>{rid}</code>.</p></html>"
 )
+
+
+def add_response_headers(request: Request, headers: dict[str, str]) -> None:
+    """Headers for this request's response, whatever the route returns or raises (e.g. the API's
+    rate-limit headers, decided in a dependency before the route runs)."""
+    extra = request.scope.setdefault("state", {}).setdefault(EXTRA_HEADERS, [])
+    extra += [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
 
 def _request_id(scope: Scope) -> str:
@@ -68,6 +77,7 @@ class RequestContext:
                 present = {k.lower() for k, _ in headers}
                 headers.append((b"x-request-id", rid.encode()))
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
+                headers += [(k, v) for k, v in scope["state"].get(EXTRA_HEADERS, []) if k not in present]
                 message = {**message, "headers": headers}
             await send(message)
 

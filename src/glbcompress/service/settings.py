@@ -86,6 +86,9 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Failed log-ins per account (and 4x per address) within the window."
     )
     login_window_minutes: float = Field(default=15, gt=0, description="Window of the log-in rate limit.")
+    api_rate_limit: int = Field(
+        default=120, ge=0, description="Requests one API key may make per minute (0: no limit)."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
 
     @field_validator("data_dir", "storage_dir")

@@ -11,7 +11,9 @@ then encodes the whole image and checks the target again. Channels no slot reads
 down (never up), and each new image either replaces the old (its extension becomes required) or
 keeps a PNG/JPEG fallback (``texture_fallback``: the extension stays optional). An encoding that
 comes out larger than the original is not used (except KTX2, chosen for GPU memory rather than
-bytes). KTX2's auto quality is a fixed setting per codec (Basis encodes are too slow to search).
+bytes). KTX2's auto quality is a fixed setting per codec (Basis encodes are too slow to search);
+for a PNG source it climbs a short ladder (ETC1S, UASTC with RDO, UASTC without) until the
+target is met.
 KTX2 inputs are left as they are unless ``texture_reencode_ktx2``.
 
 Images are decoded with their pixel count checked first (LimitExceeded names the image) and
@@ -28,7 +30,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -104,8 +105,8 @@ AUTO_LOWEST = 10
 """The auto search's lowest quality: below it every codec's artefacts are plain to see."""
 CORE = ("image/png", "image/jpeg")
 KTX2_AUTO_QUALITY = {False: 75, True: 92}
-"""KTX2 with texture_quality 0, by codec: ETC1S quality level 192 of 255, UASTC with RDO lambda
-0.4 (gltfpack's defaults)."""
+"""KTX2 with texture_quality 0, by codec (the ladder's first steps): ETC1S quality level 192 of
+255, UASTC with RDO lambda 0.4 (gltfpack's defaults)."""
 MIN_PSNR = {"color": 30.0, "normal": 34.0, "data": 34.0}
 """PSNR floors (dB) beside the SSIM targets: data and normal maps hold values, whose absolute
 errors shade every pixel (a roughness map 4 levels off on average is at 36 dB)."""
@@ -157,7 +158,7 @@ def textures(doc: Document, options: TexturesOptions = DEFAULTS) -> dict:
             folded += _apply_solid(doc, result, options, animated)
             solid_images += 1
         elif result.primary is not None:
-            _apply(doc, result)
+            _apply(doc, result, keep_others=options.texture_format == "keep")
         rows.append(result.row)
     _declare_extensions(doc)
     changed = [r for r in rows if r.get("after")]
@@ -207,6 +208,8 @@ def _parallel(work: Callable[[Any], _Result], entries: list) -> list[_Result]:
     workers = min(len(entries), os.cpu_count() or 1)
     if workers <= 1:
         return [work(e) for e in entries]
+    from concurrent.futures import ThreadPoolExecutor
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="textures") as pool:
         futures = [pool.submit(work, e) for e in entries]
         return [f.result() for f in futures]
@@ -255,7 +258,7 @@ def _decode(image: Image, where: str, max_pixels: int) -> Any:
 
 
 def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
-    from ..textures import pixels, solid
+    from ..textures import pixels, quality, solid
     from ..textures.classify import NORMAL
     from ..textures.encoders import FORMAT_OF_MIME, MIME
 
@@ -293,7 +296,15 @@ def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
         target = "png"  # JPEG has no alpha, and this image's alpha is read
         row["note"] = "alpha is read: PNG instead of JPEG"
     read = _read_channels(entry.channels, array)
-    chosen, data, measured = _best_encoding(array, read, entry, target, srgb, options)
+    best = _best_encoding(array, read, entry, target, srgb, options)
+    if best is None and not resized:
+        row["note"] = f"kept: no {target} quality reaches the SSIM target"
+        return
+    if best is None:  # resized, so the source cannot stay: exact PNG
+        target = "png"
+        best = _best_encoding(array, read, entry, target, srgb, options)
+    assert best is not None
+    chosen, data, measured = best
     larger = len(data) >= len(entry.image.data) and entry.image.mime_type in (*CORE, MIME[target])
     if target != "ktx2" and not resized and larger:
         row["note"] = f"kept: {chosen.describe()} was not smaller ({len(data)} bytes)"
@@ -304,6 +315,8 @@ def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
     if target == "ktx2":
         row["codec"] = "uastc" if chosen.uastc else "etc1s"
     row["ssim"], row["psnr"] = round(measured[0], 5), round(measured[1], 2)
+    if quality.sampled(array.shape, quality.VERIFY_GRID) and measured != EXACT:
+        row["measured on"] = "64 tiles of 128x128 pixels"
     if target in ("webp", "avif", "ktx2") and options.texture_fallback:
         _fallback(result, array, resized, original_format)
 
@@ -355,9 +368,9 @@ def _goal(kind: str, options: TexturesOptions) -> Any:
 
 def _best_encoding(
     array: Any, read: tuple[int, ...], entry: Any, target: str, srgb: bool | None, options: TexturesOptions
-) -> tuple[Any, bytes, tuple[float, float]]:
+) -> tuple[Any, bytes, tuple[float, float]] | None:
     """The encoding to use, its bytes, and (SSIM, PSNR) of its decoded pixels against array in
-    the channels the slots read."""
+    the channels the slots read; None where the format cannot match a lossless source."""
     from ..textures import quality
     from ..textures.classify import COLOR, NORMAL
     from ..textures.encoders import Encoding, encode
@@ -370,9 +383,10 @@ def _best_encoding(
         return base, encode(array, base), EXACT
     goal = _goal(entry.kind, options)
     lossless_source = entry.image.mime_type == "image/png"
-    if options.texture_quality or target == "ktx2":
-        # Basis encodes take seconds per megapixel: KTX2's auto quality is a fixed setting per codec.
-        how = replace(base, quality=options.texture_quality or KTX2_AUTO_QUALITY[uastc])
+    if target == "ktx2" and not options.texture_quality:
+        return _ktx2_auto(array, read, base, goal, options, climb=lossless_source)
+    if options.texture_quality:
+        how = replace(base, quality=options.texture_quality)
         data = encode(array, how)
         return how, data, _measure(array, data, how, read)
     sample = quality.sample(array)
@@ -399,7 +413,10 @@ def _best_encoding(
         )
         found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST)
     if found is None:
-        return _strongest(array, base, read, lossless_source)
+        how, data, measured = _strongest(array, base, read, lossless_source)
+        if lossless_source and measured[0] < goal.ssim - SAMPLE_SLACK:
+            return None  # a PNG (sharp colour edges, say) that this lossy format cannot match
+        return how, data, measured
     how = replace(base, quality=found.quality)
     if sample is array:  # a small texture is its own sample: the probe was the real thing
         return how, tried[found.quality][1], (found.ssim, found.psnr)
@@ -414,30 +431,59 @@ def _best_encoding(
     return how, data, measured
 
 
+def _ktx2_auto(
+    array: Any, read: tuple[int, ...], base: Any, goal: Any, options: TexturesOptions, climb: bool
+) -> tuple[Any, bytes, tuple[float, float]]:
+    """KTX2 at fixed settings (Basis encodes take seconds per megapixel: too slow to search); for a
+    lossless source (climb), one step up a ladder while the result misses the goal: ETC1S, UASTC
+    with RDO, UASTC without. ETC1S cannot hold sharp coloured detail; RDO can blur a fine normal
+    map. A JPEG's own artefacts keep every step from the goal: climbing would only buy bytes."""
+    from ..textures import quality
+    from ..textures.encoders import encode
+
+    ladder = [(False, KTX2_AUTO_QUALITY[False]), (True, KTX2_AUTO_QUALITY[True]), (True, 100)]
+    if base.uastc:
+        ladder = ladder[1:]
+    if options.texture_ktx2_mode != "auto":
+        ladder = [step for step in ladder if step[0] == base.uastc]
+    if not climb:
+        ladder = ladder[:1]
+    for uastc, level in ladder:
+        how = replace(base, uastc=uastc, quality=level)
+        data = encode(array, how)
+        measured = _measure(array, data, how, read)
+        if goal.met(quality.Probe(level, measured[0] + SAMPLE_SLACK, measured[1], len(data))):
+            break
+    return how, data, measured
+
+
 def _strongest(
     array: Any, base: Any, read: tuple[int, ...], lossless_source: bool
 ) -> tuple[Any, bytes, tuple[float, float]]:
     """No lossy quality meets the goal: WebP's lossless mode for a lossless source (re-encoding a
-    JPEG losslessly only stores its artefacts at great cost), else the format's best quality (for
-    KTX2: UASTC without rate-distortion optimization)."""
+    JPEG losslessly only stores its artefacts at great cost), else the format's best quality with
+    full chroma resolution."""
     from ..textures.encoders import encode
 
     if base.format == "webp" and lossless_source:
         how = replace(base, lossless=True)
         return how, encode(array, how), EXACT
-    how = replace(base, uastc=True, quality=100) if base.format == "ktx2" else replace(base, quality=100)
+    how = replace(base, quality=100, full_chroma=True)
     data = encode(array, how)
     return how, data, _measure(array, data, how, read)
 
 
 def _measure(reference: Any, data: bytes, how: Any, read: tuple[int, ...]) -> tuple[float, float]:
-    """(SSIM, PSNR) of the decoded image against reference, in the channels read."""
+    """(SSIM, PSNR) of the decoded image against reference, in the channels read; on a million
+    pixels of tiles for a larger image."""
     from ..textures import quality
     from ..textures.encoders import decode
 
     if not read:  # nothing stored is read (an alpha-only slot on an opaque image)
         return EXACT
     decoded = decode(data, how.format, reference.shape[2])
+    reference = quality.sample(reference, quality.VERIFY_GRID)
+    decoded = quality.sample(decoded, quality.VERIFY_GRID)
     if len(read) < reference.shape[2]:
         reference, decoded = reference[..., list(read)], decoded[..., list(read)]
     return quality.ssim(reference, decoded), quality.psnr(reference, decoded)
@@ -471,8 +517,10 @@ def _new_image(doc: Document, like: Image, data: bytes, mime: str) -> Image:
     return image
 
 
-def _apply(doc: Document, result: _Result) -> None:
-    """Point every texture of the image at the new image (and its fallback)."""
+def _apply(doc: Document, result: _Result, keep_others: bool) -> None:
+    """Point every texture of the image at the new image (and its fallback). keep_others (format
+    "keep"): a recompressed core image replaces only the core source; WebP, AVIF or KTX2 images
+    beside it stay."""
     from ..textures.encoders import EXTENSION, FORMAT_OF_MIME
 
     data, mime = result.primary  # type: ignore[misc]
@@ -485,6 +533,9 @@ def _apply(doc: Document, result: _Result) -> None:
         fallback = _new_image(doc, original, *result.fallback)
     ext_name = EXTENSION.get(FORMAT_OF_MIME[mime])
     for texture in result.entry.textures:
+        if ext_name is None and keep_others:
+            texture["source"] = primary
+            continue
         _clear_sources(texture)
         if ext_name is None:
             texture["source"] = primary

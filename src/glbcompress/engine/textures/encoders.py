@@ -17,7 +17,6 @@ import numpy as np
 from . import basisu
 from .classify import COLOR, NORMAL
 
-FORMATS = ("png", "jpeg", "webp", "avif", "ktx2")
 MIME = {
     "png": "image/png",
     "jpeg": "image/jpeg",
@@ -27,7 +26,6 @@ MIME = {
 }
 FORMAT_OF_MIME = {mime: name for name, mime in MIME.items()}
 EXTENSION = {"webp": "EXT_texture_webp", "avif": "EXT_texture_avif", "ktx2": "KHR_texture_basisu"}
-LOSSY = ("jpeg", "webp", "avif", "ktx2")
 AVIF_SPEED = 7
 WEBP_METHOD = 4
 
@@ -45,6 +43,8 @@ class Encoding:
     srgb: bool = True
     uastc: bool = False
     """KTX2 only: UASTC + Zstandard rather than ETC1S."""
+    full_chroma: bool = False
+    """JPEG and AVIF: no chroma subsampling even for colour (always so for normal and data maps)."""
 
     def describe(self) -> str:
         if self.format == "png" or self.lossless:
@@ -66,7 +66,7 @@ def encode(array: np.ndarray, how: Encoding) -> bytes:
     if how.format == "png":
         _png(image, array).save(out, format="PNG", optimize=True)
     elif how.format == "jpeg":
-        subsampling = 2 if how.kind == COLOR else 0
+        subsampling = 2 if how.kind == COLOR and not how.full_chroma else 0
         image.save(out, format="JPEG", quality=how.quality, optimize=True, subsampling=subsampling)
     elif how.format == "webp":
         if how.lossless:
@@ -76,7 +76,7 @@ def encode(array: np.ndarray, how: Encoding) -> bytes:
                 out, format="WEBP", quality=how.quality, method=WEBP_METHOD, exact=True, alpha_quality=100
             )
     elif how.format == "avif":
-        subsampling = "4:2:0" if how.kind == COLOR else "4:4:4"
+        subsampling = "4:2:0" if how.kind == COLOR and not how.full_chroma else "4:4:4"
         if array.shape[2] == 1:
             subsampling = "4:0:0"
         image.save(out, format="AVIF", quality=how.quality, speed=AVIF_SPEED, subsampling=subsampling)

@@ -110,16 +110,6 @@ def _png_bit_depth(data: bytes) -> int:
     return data[24] if data[:4] == b"\x89PNG" and len(data) > 24 else 8
 
 
-def dimensions(data: bytes, mime: str, where: str, max_pixels: int) -> tuple[int, int]:
-    """(width, height) from the header alone."""
-    if mime == "image/ktx2":
-        from .basisu import ktx2_info
-
-        info = ktx2_info(data, where)
-        return info.width, info.height
-    return open_image(data, mime, where, max_pixels).size
-
-
 def target_size(width: int, height: int, scale: float, max_size: int, pow2: bool) -> tuple[int, int]:
     """Dimensions after scale, max_size (0: none) and rounding down to powers of two; never larger
     than the source, never below one pixel; the aspect ratio is kept except for power-of-two

@@ -33,6 +33,10 @@ TILE = 128
 block size: JPEG and WebP 16, Basis 4, AVIF 64)."""
 GRID = 4
 """Tiles per side of the search mosaic: 16 tiles of 128x128, a 512x512 image."""
+VERIFY_GRID = 8
+"""Tiles per side of the mosaic on which a larger texture's result is measured: 64 tiles, a
+million pixels (a 4096x4096 texture's SSIM takes seconds; the sample's is usually within a
+hundredth of it)."""
 
 
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
@@ -109,24 +113,29 @@ def _box(values: np.ndarray, win: int) -> np.ndarray:
     return out
 
 
-def sample(image: np.ndarray) -> np.ndarray:
-    """A small stand-in for a large texture: a mosaic of evenly spaced tiles, so the quality search
-    encodes 512x512 pixels instead of millions. Textures that small are returned whole."""
+def sample(image: np.ndarray, grid: int = GRID) -> np.ndarray:
+    """A small stand-in for a large texture: a mosaic of grid x grid evenly spaced tiles, so the
+    quality search encodes 512x512 pixels instead of millions (and the check of the result measures
+    1024x1024 with VERIFY_GRID). Textures that small are returned whole."""
     height, width = image.shape[:2]
-    if height <= TILE * GRID and width <= TILE * GRID:
+    if height <= TILE * grid and width <= TILE * grid:
         return image
-    rows = _starts(height)
-    cols = _starts(width)
+    rows = _starts(height, grid)
+    cols = _starts(width, grid)
     return np.concatenate(
         [np.concatenate([image[r : r + TILE, c : c + TILE] for c in cols], axis=1) for r in rows], axis=0
     )
 
 
-def _starts(size: int) -> list[int]:
+def sampled(shape: tuple[int, ...], grid: int) -> bool:
+    return shape[0] > TILE * grid or shape[1] > TILE * grid
+
+
+def _starts(size: int, grid: int) -> list[int]:
     """Tile starts along one side: evenly spaced, aligned to 16 pixels, inside the image."""
     if size <= TILE:
         return [0]
-    count = min(GRID, size // TILE)
+    count = min(grid, size // TILE)
     span = size - TILE
     return [min(span, round(span * i / max(1, count - 1)) // 16 * 16) for i in range(count)]
 

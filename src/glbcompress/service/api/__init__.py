@@ -1,1 +1,3 @@
-"""HTTP endpoints for programs: the health check now; the /v1 REST API (API keys) builds here."""
+"""HTTP endpoints for programs: the health check, and the /v1 REST API authenticated with API keys
+(``key_auth.py``: the ``ApiKeyAuth`` dependency every /v1 route takes; ``problems.py``: errors as
+application/problem+json; ``account.py``: ``GET /v1/account``)."""

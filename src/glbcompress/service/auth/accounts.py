@@ -13,7 +13,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..db import Database, Job, User, utcnow
-from . import passwords
+from . import api_keys, passwords
 from .throttle import Throttle
 
 if TYPE_CHECKING:
@@ -139,6 +139,7 @@ def delete_account(db: Database, jobs: JobManager, user: User, password: str) ->
 def remove_user(db: Database, jobs: JobManager, user_id: int) -> None:
     jobs.delete_user_jobs(user_id)
     with db.session() as session, session.begin():
+        api_keys.forget_account_keys(session, user_id)
         session.execute(delete(User).where(User.id == user_id))
 
 

@@ -19,9 +19,22 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from .models import Base, BrowserSession, Job, JobSource, JobStatus, ThrottleEvent, User, utcnow
+from .models import (
+    ApiKey,
+    ApiKeyEvent,
+    Base,
+    BrowserSession,
+    Job,
+    JobSource,
+    JobStatus,
+    ThrottleEvent,
+    User,
+    utcnow,
+)
 
 __all__ = [
+    "ApiKey",
+    "ApiKeyEvent",
     "Base",
     "BrowserSession",
     "Database",

@@ -109,6 +109,44 @@ class ThrottleEvent(Base):
     __table_args__ = (Index("ix_throttle_events_key_hash_created_at", "key_hash", "created_at"),)
 
 
+class ApiKey(Base):
+    """A key for the REST API. Only its SHA-256 and a short display prefix are stored; the key
+    itself is shown once, when it is made (``auth/api_keys.py``).
+
+    When its account is deleted the row stays without owner and name (user_id NULL), so that a
+    request with the key is told why it fails; it can never be used again."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """Written at most once a minute per key and process, not on every request."""
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    """Requests made with the key (added up in memory, written with last_used_at)."""
+
+
+class ApiKeyEvent(Base):
+    """The audit trail of a key: created, revoked, first used — when, and from which address."""
+
+    __tablename__ = "api_key_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    address: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (Index("ix_api_key_events_user_id_at", "user_id", "at"),)
+
+
 class JobStatus:
     """The states of a job: queued -> running -> succeeded | failed | canceled."""
 
@@ -133,6 +171,8 @@ class Job(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     source: Mapped[str] = mapped_column(String(16))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"), index=True)
+    """The API key a job came through (source "api"); None for the dashboard."""
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED)
     filename: Mapped[str] = mapped_column(String(255))
     options: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -161,6 +201,9 @@ class Job(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     """When the sweep deleted the job's blobs; the row stays for the history and usage figures."""
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When its owner removed the job from the history (its blobs are deleted at once); the row
+    stays, hidden, for the usage figures."""
 
     __table_args__ = (Index("ix_jobs_status_created_at", "status", "created_at"),)
 

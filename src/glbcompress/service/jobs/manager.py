@@ -30,7 +30,9 @@ from .queue import JobQueue
 
 log = logging.getLogger("glbcompress.jobs")
 
-MODEL_SUFFIXES = (".glb", ".gltf")
+UPLOAD_SUFFIXES = (".glb", ".gltf", ".zip")
+"""What an upload may be: a GLB, a .gltf (self-contained), or a .zip holding one model with its
+files (unpacked safely by the job, ``archive.py``)."""
 PARTIAL_MAX_AGE_SECONDS = 24 * 3600
 """Work files of interrupted uploads and jobs older than this are deleted by the sweep."""
 
@@ -53,7 +55,7 @@ def clean_filename(name: str) -> str:
 
 def input_key(job_id: str, filename: str) -> str:
     suffix = PurePath(filename).suffix.lower()
-    return f"jobs/{job_id}/input{suffix if suffix in MODEL_SUFFIXES else ''}"
+    return f"jobs/{job_id}/input{suffix if suffix in UPLOAD_SUFFIXES else ''}"
 
 
 class JobManager:
@@ -78,14 +80,16 @@ class JobManager:
         filename: str,
         preset: str | None = None,
         options: Mapping[str, Any] | None = None,
+        api_key_id: int | None = None,
     ) -> Job:
-        """A job for the model in the request's body, streamed into storage (raises TooLarge)."""
+        """A job for the model in the request's body, streamed into storage (raises TooLarge).
+        api_key_id: the key it came through (source "api")."""
         checked = check_options(preset, options)
         job_id = uuid.uuid4().hex
         filename = clean_filename(filename)
         limit = self.settings.max_upload_bytes
         blob = await receive_upload(request, self.storage, input_key(job_id, filename), limit)
-        return self._create(job_id, user_id, source, filename, blob, checked)
+        return self._create(job_id, user_id, source, filename, blob, checked, api_key_id)
 
     def submit_file(
         self,
@@ -96,6 +100,7 @@ class JobManager:
         filename: str | None = None,
         preset: str | None = None,
         options: Mapping[str, Any] | None = None,
+        api_key_id: int | None = None,
     ) -> Job:
         """A job for a model file on this machine, copied into storage (raises TooLarge)."""
         checked = check_options(preset, options)
@@ -105,15 +110,23 @@ class JobManager:
             while chunk := src.read(1 << 20):
                 out.write(chunk)
             blob = out.commit(input_key(job_id, filename))
-        return self._create(job_id, user_id, source, filename, blob, checked)
+        return self._create(job_id, user_id, source, filename, blob, checked, api_key_id)
 
     def _create(
-        self, job_id: str, user_id: int, source: str, filename: str, blob: Blob, options: dict[str, Any]
+        self,
+        job_id: str,
+        user_id: int,
+        source: str,
+        filename: str,
+        blob: Blob,
+        options: dict[str, Any],
+        api_key_id: int | None = None,
     ) -> Job:
         job = Job(
             id=job_id,
             user_id=user_id,
             source=source,
+            api_key_id=api_key_id,
             status=JobStatus.QUEUED,
             filename=filename,
             options=options,
@@ -134,19 +147,20 @@ class JobManager:
     # --- looking up ----------------------------------------------------------------------------
 
     def get(self, job_id: str, user_id: int | None = None) -> Job | None:
-        """The job, if it exists (and belongs to user_id when given)."""
+        """The job, if it exists (and, when user_id is given, belongs to that user and was not
+        removed from their history)."""
         with self.db.session() as session:
             job = session.get(Job, job_id)
-        if job is None or (user_id is not None and job.user_id != user_id):
+        if job is None or (user_id is not None and (job.user_id != user_id or job.removed_at is not None)):
             return None
         return job
 
     def list(self, user_id: int, limit: int = 50, offset: int = 0) -> Sequence[Job]:
-        """The user's jobs, newest first."""
+        """The user's jobs, newest first (not those removed from the history)."""
         with self.db.session() as session:
             return session.scalars(
                 select(Job)
-                .where(Job.user_id == user_id)
+                .where(Job.user_id == user_id, Job.removed_at.is_(None))
                 .order_by(Job.created_at.desc(), Job.id)
                 .limit(limit)
                 .offset(offset)
@@ -170,6 +184,23 @@ class JobManager:
             self.queue.cancel(job_id)
         log.info("job cancel requested", extra={"job_id": job_id})
         return self.get(job_id)
+
+    def remove(self, job_id: str, user_id: int | None = None) -> bool:
+        """Delete a job's files and take it out of the history, canceling it first if it runs. The
+        row stays, hidden, so usage figures (models compressed, bytes saved) do not change."""
+        job = self.cancel(job_id, user_id)
+        if job is None or job.removed_at is not None:
+            return False
+        now = utcnow()
+        with self.db.session() as session, session.begin():
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id)
+                .values(removed_at=now, purged_at=now, input_key=None, output_key=None)
+            )
+        self.storage.delete_prefix(f"jobs/{job_id}")
+        log.info("job removed from the history", extra={"job_id": job_id})
+        return True
 
     def delete(self, job_id: str, user_id: int | None = None) -> bool:
         """Delete a job with its files, canceling it first if it runs."""

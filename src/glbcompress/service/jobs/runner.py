@@ -38,11 +38,17 @@ def compress_model(
     src: Path, dst: Path, options: dict[str, Any], progress: Callable[[str, float], None]
 ) -> dict[str, Any]:
     """The job every queue runs by default: the engine on one model, with the options the job was
-    submitted with (``{"preset": name, "options": {flat overrides}}``)."""
+    submitted with (``{"preset": name, "options": {flat overrides}}``). The input is a GLB, a .gltf
+    or a .zip holding one model with its files (unpacked into dst's folder first)."""
     from glbcompress.engine import api
 
+    from .archive import looks_like_zip, prepare_input
+
+    if looks_like_zip(src):
+        progress("unpack", 0.0)
+    model = prepare_input(src, dst.parent)
     report = api.compress(
-        src, dst, options.get("options") or {}, preset=options.get("preset"), progress=progress
+        model, dst, options.get("options") or {}, preset=options.get("preset"), progress=progress
     )
     return report.as_dict()
 

@@ -1,6 +1,6 @@
-"""The dashboard's sections. Compress, History, API Keys, Usage and API docs are built by later
-work; until then each says plainly what it will be for (no pretend features). Help already
-explains the presets."""
+"""The dashboard's sections not built yet (each says plainly what it will be for; no pretend
+features), the home redirect and Help. Compress, History, Usage and API Keys have modules of their
+own."""
 
 from __future__ import annotations
 
@@ -24,36 +24,6 @@ class Section:
 
 
 SECTIONS = {
-    "compress": Section(
-        "compress",
-        "Compress",
-        "Compress models in your browser: drop a .glb, a .gltf with its files or a .zip, choose a "
-        "preset or fine-tune the options, follow the progress, compare before and after in a 3D "
-        "preview, and download a smaller GLB with a report of what changed.",
-        "This page is not built yet. Meanwhile the command line does the same on your own machine: "
-        "glbcompress compress model.glb",
-    ),
-    "history": Section(
-        "history",
-        "History",
-        "Every compression of your account — from this dashboard or through an API key — with its "
-        "file name, date, sizes before and after, status, and a download until the result expires "
-        "({retention}).",
-        "This page is not built yet.",
-    ),
-    "keys": Section(
-        "keys",
-        "API Keys",
-        "Create and revoke the API keys that let scripts and applications use the compression "
-        "service, and see when and how much each key was used.",
-        "This page is not built yet.",
-    ),
-    "usage": Section(
-        "usage",
-        "Usage",
-        "How many models you compressed and how many bytes you saved, per day and per API key.",
-        "This page is not built yet.",
-    ),
     "api-docs": Section(
         "api-docs",
         "API docs",
