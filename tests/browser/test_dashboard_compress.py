@@ -46,6 +46,14 @@ DRAWN_PIXELS = """
 """
 
 
+@pytest.fixture(autouse=True)
+def three_installed() -> None:
+    from glbcompress.service.web import vendor
+
+    if not vendor.installed():
+        pytest.skip("three.js (the 3D preview) is not installed: run scripts/setup (needs npm)")
+
+
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return generate_all(tmp_path_factory.mktemp("models"))

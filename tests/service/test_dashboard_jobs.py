@@ -157,7 +157,15 @@ def test_failures_are_explained_without_internals(
         z.write(models["textured_box.glb"], "a.glb")
         z.write(models["skinned_rig.glb"], "b.glb")
     two = upload(client, archive.read_bytes(), "two.zip").json()
+    required = {
+        "asset": {"version": "2.0"},
+        "extensionsUsed": ["VENDOR_magic"],
+        "extensionsRequired": ["VENDOR_magic"],
+        "scenes": [{"nodes": []}],
+    }
+    extension = upload(client, json.dumps(required).encode(), "magic.gltf").json()
     messages = {
+        extension["id"]: "The model requires the extension VENDOR_magic, which glbcompress cannot process.",
         broken["id"]: "This is not a glTF model",
         lonely["id"]: "'box data #1.bin' is missing (upload it together with the .gltf)",
         two["id"]: "The zip holds 2 models (a.glb, b.glb); put one model in each zip.",

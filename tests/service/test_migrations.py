@@ -16,7 +16,7 @@ from glbcompress.service.db.models import Base
 
 from .conftest import make_settings, running_app
 
-TABLES = {"users", "sessions", "throttle_events", "jobs", "api_keys", "api_key_events"}
+TABLES = {"users", "sessions", "throttle_events", "jobs", "api_keys", "api_key_events", "webhook_deliveries"}
 
 
 def tables(url: str) -> set[str]:

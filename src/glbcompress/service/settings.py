@@ -89,6 +89,29 @@ class Settings(BaseSettings):
     api_rate_limit: int = Field(
         default=120, ge=0, description="Requests one API key may make per minute (0: no limit)."
     )
+    sync_max_mb: float = Field(
+        default=64, ge=0, description="POST /v1/compress answers 202 with a job for uploads larger than this."
+    )
+    sync_wait_seconds: float = Field(
+        default=60, ge=0, description="How long POST /v1/compress waits for its result before answering 202."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10, gt=0, description="Time a webhook receiver has to answer."
+    )
+    webhook_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        description="Deliveries of one webhook before it is given up (first retry after "
+        "webhook_retry_seconds, each later one 3x later, at most an hour apart).",
+    )
+    webhook_retry_seconds: float = Field(
+        default=10, gt=0, description="Delay before a webhook's first retry."
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Allow callback URLs on loopback and private networks (refused by default: a webhook "
+        "must not reach into the server's own network).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO")
 
     @field_validator("data_dir", "storage_dir")
@@ -110,6 +133,10 @@ class Settings(BaseSettings):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+    @property
+    def sync_max_bytes(self) -> int:
+        return int(self.sync_max_mb * 1024 * 1024)
 
     @cached_property
     def secret(self) -> bytes:

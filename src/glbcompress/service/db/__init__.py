@@ -29,6 +29,8 @@ from .models import (
     JobStatus,
     ThrottleEvent,
     User,
+    WebhookDelivery,
+    WebhookState,
     utcnow,
 )
 
@@ -43,6 +45,8 @@ __all__ = [
     "JobStatus",
     "ThrottleEvent",
     "User",
+    "WebhookDelivery",
+    "WebhookState",
     "make_engine",
     "utcnow",
 ]

@@ -210,3 +210,39 @@ class Job(Base):
     @property
     def finished(self) -> bool:
         return self.status in JobStatus.FINISHED
+
+
+class WebhookState:
+    """A webhook delivery's life: waiting (its job runs) -> pending (to send, maybe again) ->
+    delivered | failed (given up after the last attempt)."""
+
+    WAITING = "waiting"
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookDelivery(Base):
+    """The callback a job was submitted with, and how its delivery went. Kept in the database so a
+    restart neither loses nor repeats a delivery that was acknowledged (``service/webhooks``)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default=WebhookState.WAITING)
+    event: Mapped[str | None] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The body sent, fixed when the job finished, so every attempt sends the same bytes."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """A sender holds the delivery until then; other processes leave it alone meanwhile."""
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_webhook_deliveries_state_next_attempt_at", "state", "next_attempt_at"),)

@@ -29,6 +29,7 @@ from ..context import services
 from ..db import JobSource, User, utcnow
 from ..jobs.manager import UPLOAD_SUFFIXES, clean_filename
 from ..storage import MissingBlob
+from . import vendor
 from .figures import downloadable, format_size, job_view
 from .history import key_names
 from .options_panel import panel
@@ -83,6 +84,7 @@ def compress_page(request: Request, user: CurrentUser) -> Response:
         "max_upload": format_size(settings.max_upload_bytes),
         "retention": _retention(settings.retention_hours),
         "suffixes": UPLOAD_SUFFIXES,
+        "preview": vendor.installed(),
     }
     return render(
         request, "compress.html", context, active="compress", headers={"Content-Security-Policy": VIEWER_CSP}

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from ..context import services
-from ..db import Database, Job, JobSource, utcnow
+from ..db import Job, JobSource, utcnow
 from ..jobs import usage
 from .figures import format_size
 from .pages import CurrentUser, render
@@ -92,22 +92,27 @@ def _count(v: float) -> str:
     return f"{v:g}" if v == int(v) else f"{v:.1f}"
 
 
-def key_rows(db: Database, user_id: int) -> list[dict[str, Any]]:
-    """Usage per API key of the account (revoked keys too: their jobs still count)."""
+def key_rows(request: Request, user_id: int) -> list[dict[str, Any]]:
+    """Usage per API key of the account (revoked keys too: their jobs still count); requests as
+    the API Keys page counts them (including those not yet written to the database)."""
     from ..auth import api_keys
 
-    figures = usage.by_source(db, user_id, Job.api_key_id)
+    s = services(request)
+    figures = usage.by_source(s.db, user_id, Job.api_key_id)
     now = utcnow()
-    return [
-        {
-            "label": key.name,
-            "prefix": key.prefix,
-            "revoked": not api_keys.active(key, now),
-            "requests": key.requests,
-            "figures": figures.get(key.id, usage.Figures()),
-        }
-        for key in api_keys.list_keys(db, user_id)
-    ]
+    rows = []
+    for key in api_keys.list_keys(s.db, user_id):
+        requests, _last_used = s.key_activity.figures(key)
+        rows.append(
+            {
+                "label": key.name,
+                "prefix": key.prefix,
+                "revoked": not api_keys.active(key, now),
+                "requests": requests,
+                "figures": figures.get(key.id, usage.Figures()),
+            }
+        )
+    return rows
 
 
 @router.get("/usage")
@@ -133,7 +138,7 @@ def usage_page(request: Request, user: CurrentUser) -> Response:
         "window": window,
         "total": usage.totals(db, user.id),
         "sources": source_rows,
-        "keys": key_rows(db, user.id),
+        "keys": key_rows(request, user.id),
         "models_chart": chart("Models compressed per day", days, lambda d: d.models, _count),
         "saved_chart": chart(
             "Bytes saved per day", days, lambda d: d.saved, lambda v: format_size(int(v)), _nice_bytes

@@ -382,6 +382,7 @@ function showResult(card, job) {
   }
   card.result = job;
   const toggle = part(card, ".preview-toggle");
+  if (root.dataset.preview !== "on" || !toggle) return;
   toggle.addEventListener("click", () => (card.comparison ? closePreview(card) : openPreview(card)));
   if (!document.querySelector(".card[data-preview=open]")) openPreview(card);
 }
