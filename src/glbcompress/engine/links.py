@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .document import Accessor, Blob, Document, Image, Pointer
+from .document import Document, Pointer
 from .errors import InvalidModel
 
 # collection -> [(path inside one item, target collection)]. Path steps: a key, "[]" for each list
@@ -172,11 +172,6 @@ def _link_animation(doc: Document, animation: dict, index: int) -> None:
                 pointer["pointer"] = Pointer(objects[j], match.group(1), match.group(3) or "")
 
 
-def is_object(value: Any) -> bool:
-    """True for values that are objects of a collection rather than inline JSON."""
-    return isinstance(value, (Accessor, Image, Blob, Pointer))
-
-
 def references(doc: Document) -> Iterator[tuple[Any, Any, Any]]:
     """(container, key, referenced object) for every reference in the document, including the
     channel -> sampler references inside animations."""
@@ -251,15 +246,3 @@ def reachable(doc: Document) -> set[int]:
                         seen.add(id(target))
                         stack.append((pointer["pointer"].collection, target))
     return seen
-
-
-def walk(obj: Any, visit: Callable[[Any], None]) -> None:
-    """Call visit on every dict and list inside obj (not following references)."""
-    stack = [obj]
-    while stack:
-        cur = stack.pop()
-        visit(cur)
-        if isinstance(cur, dict):
-            stack.extend(v for v in cur.values() if isinstance(v, (dict, list)))
-        elif isinstance(cur, list):
-            stack.extend(v for v in cur if isinstance(v, (dict, list)))
