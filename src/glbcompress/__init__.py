@@ -5,7 +5,11 @@
 >>> print(report.input_bytes, "->", report.output_bytes)
 
 The names below come from ``glbcompress.engine.api``, imported on first use: the command line
-(``glbcompress.cli``) sets up the process before numpy loads.
+(``glbcompress.cli``) sets up the process before numpy loads. ``Client`` is the SDK for a
+glbcompress server (``glbcompress.client``), also imported on first use:
+
+>>> client = glbcompress.Client()        # GLBCOMPRESS_API_KEY, GLBCOMPRESS_URL
+>>> client.compress("in.glb", "out.glb", preset="max")
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .client import Client
     from .engine.api import (
         EngineError,
         InvalidModel,
@@ -29,6 +34,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "Client",
     "EngineError",
     "InvalidModel",
     "InvalidOptions",
@@ -46,6 +52,10 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> Any:
+    if name == "Client":
+        from .client import Client
+
+        return Client
     if name in __all__:
         from .engine import api
 
