@@ -22,8 +22,9 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from .. import __version__
-from .api import account as api_account
-from .api import health
+from .api import health, openapi_schema
+from .api import router as api_router
+from .api.errors import add_api_error_handlers
 from .api.problems import Problem, problem
 from .auth import csrf
 from .auth.key_activity import KeyActivity
@@ -38,6 +39,7 @@ from .settings import Settings
 from .storage import Storage, TooLarge, make_storage
 from .web import router as web_router
 from .web.pages import STATIC, CsrfFailed, FormTooLarge, LoginRequired, login_redirect, render
+from .webhooks import Dispatcher
 
 log = logging.getLogger("glbcompress.service")
 
@@ -59,6 +61,7 @@ def create_app(settings: Settings | None = None, *, queue_factory: QueueFactory 
         settings, db, storage, queue, jobs, throttle, key_activity, KeyRateLimit(settings.api_rate_limit)
     )
     sweeper = Sweeper(jobs, settings.sweep_interval_seconds)
+    webhooks = Dispatcher(db, settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -66,10 +69,12 @@ def create_app(settings: Settings | None = None, *, queue_factory: QueueFactory 
         queue.start()
         sweeper.start()
         key_activity.start()
+        webhooks.start()
         log.info("service started", extra={"version": __version__, "workers": settings.workers})
         try:
             yield
         finally:
+            webhooks.stop()
             key_activity.stop()
             sweeper.stop()
             queue.stop()
@@ -84,12 +89,15 @@ def create_app(settings: Settings | None = None, *, queue_factory: QueueFactory 
         redoc_url=None,
     )
     app.state.services = services
+    app.state.webhooks = webhooks
     app.add_middleware(RequestContext)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(health.router)
-    app.include_router(api_account.router)
+    app.include_router(api_router)
     app.include_router(web_router)
     _add_error_handlers(app)
+    add_api_error_handlers(app)
+    openapi_schema.install(app)
     return app
 
 

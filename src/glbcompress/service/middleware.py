@@ -39,6 +39,11 @@ ERROR_PAGE = (
     "<code>{rid}</code>.</p></html>"
 )
 
+API_ERROR = (
+    '{{"type": "urn:glbcompress:problem:internal-error", "title": "Internal error", "status": 500, '
+    '"detail": "Something went wrong on our side. If it keeps happening, report it with the reference {rid}."}}'
+)
+
 
 def add_response_headers(request: Request, headers: dict[str, str]) -> None:
     """Headers for this request's response, whatever the route returns or raises (e.g. the API's
@@ -86,7 +91,7 @@ class RequestContext:
         except Exception:
             log.exception("unhandled error")
             if state["status"] is None:
-                await self._error_page(rid, send_with_headers)
+                await self._error_page(rid, send_with_headers, api=scope["path"].startswith("/v1/"))
             state["status"] = state["status"] or 500
         finally:
             log.info(
@@ -101,14 +106,16 @@ class RequestContext:
             logs.request_id.reset(token)
 
     @staticmethod
-    async def _error_page(rid: str, send: Send) -> None:
-        body = ERROR_PAGE.format(rid=rid).encode()
+    async def _error_page(rid: str, send: Send, api: bool = False) -> None:
+        """An HTML page, or for the API a problem+json body (type internal-error)."""
+        body = (API_ERROR if api else ERROR_PAGE).format(rid=rid).encode()
+        media = b"application/problem+json" if api else b"text/html; charset=utf-8"
         await send(
             {
                 "type": "http.response.start",
                 "status": 500,
                 "headers": [
-                    (b"content-type", b"text/html; charset=utf-8"),
+                    (b"content-type", media),
                     (b"content-length", str(len(body)).encode()),
                 ],
             }

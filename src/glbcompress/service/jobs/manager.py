@@ -112,6 +112,23 @@ class JobManager:
             blob = out.commit(input_key(job_id, filename))
         return self._create(job_id, user_id, source, filename, blob, checked, api_key_id)
 
+    def submit_blob(
+        self,
+        job_id: str,
+        blob: Blob,
+        *,
+        user_id: int,
+        source: str,
+        filename: str,
+        preset: str | None = None,
+        options: Mapping[str, Any] | None = None,
+        api_key_id: int | None = None,
+    ) -> Job:
+        """A job for a model already stored under ``jobs/<job_id>/`` (the API's multipart uploads,
+        received part by part). The caller deletes that prefix if this raises."""
+        checked = check_options(preset, options)
+        return self._create(job_id, user_id, source, clean_filename(filename), blob, checked, api_key_id)
+
     def _create(
         self,
         job_id: str,
