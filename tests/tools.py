@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -58,3 +59,22 @@ def decoded_copy(src: Path, dst: Path) -> Path:
         [str(GLTF_TRANSFORM), "copy", str(src), str(dst)], capture_output=True, check=True, timeout=300
     )
     return dst
+
+
+def assert_pass_adds_no_errors(
+    inputs: Iterable[Path], folder: Path, apply: Callable[[Path, Path], None]
+) -> None:
+    """Runs `apply(input, output)` on each model and checks that no output has a validator error
+    its input did not have (one validator run for all files: node start-up is the slow part)."""
+    inputs = list(inputs)
+    outputs = [folder / f"out{i}_{path.stem}.glb" for i, path in enumerate(inputs)]
+    for path, out in zip(inputs, outputs, strict=True):
+        apply(path, out)
+    reports = validate(*inputs, *outputs)
+    for path, before, after in zip(inputs, reports[: len(inputs)], reports[len(inputs) :], strict=True):
+        assert not new_errors(before, after), f"{path.name}: {new_errors(before, after)}"
+
+
+def corpus_models(names: Iterable[str]) -> list[Path]:
+    """The corpus models (paths under public/) that this checkout has."""
+    return [CORPUS / "public" / p for p in names if (CORPUS / "public" / p).exists()]

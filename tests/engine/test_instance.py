@@ -20,7 +20,7 @@ from glbcompress.engine.writer import write_glb
 from tests.fixtures import instance_models, models
 from tests.fixtures.triangles import max_feature_deviation, scene_diagonal, world_features
 from tests.geometry import diagonal, drawn_points, max_deviation
-from tests.tools import CORPUS, decoded_copy, new_errors, validate
+from tests.tools import CORPUS, assert_pass_adds_no_errors, corpus_models, decoded_copy, new_errors, validate
 
 CORPUS_MODELS = {
     "2CylinderEngine": "2CylinderEngine/2CylinderEngine.glb",
@@ -156,16 +156,14 @@ def test_named_slices_of_cake() -> None:
 @pytest.mark.validator
 def test_outputs_are_valid(folder: Path) -> None:
     inputs = [instance_models.forest(folder / "v_forest.glb")]
-    inputs += [CORPUS / "public" / p for p in CORPUS_MODELS.values() if (CORPUS / "public" / p).exists()]
-    outputs = []
-    for i, path in enumerate(inputs):
+    inputs += corpus_models(CORPUS_MODELS.values())
+
+    def apply(path: Path, out: Path) -> None:
         doc = read(path)
         instance(doc, InstanceOptions(instance_named=True))
-        outputs.append(folder / f"instanced{i}.glb")
-        write_glb(doc, outputs[-1])
-    reports = validate(*inputs, *outputs)
-    for path, before, after in zip(inputs, reports[: len(inputs)], reports[len(inputs) :], strict=True):
-        assert not new_errors(before, after), f"{path.name}: {new_errors(before, after)}"
+        write_glb(doc, out)
+
+    assert_pass_adds_no_errors(inputs, folder, apply)
 
 
 @pytest.mark.validator

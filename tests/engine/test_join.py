@@ -15,7 +15,7 @@ from glbcompress.engine.report import scene_stats
 from glbcompress.engine.writer import WriteOptions, write_glb
 from tests.fixtures import join_models, models
 from tests.fixtures.triangles import max_feature_deviation, scene_diagonal, world_features
-from tests.tools import CORPUS, new_errors, validate
+from tests.tools import CORPUS, assert_pass_adds_no_errors, corpus_models
 
 CORPUS_MODELS = {
     "ManyCubes": "ManyCubes/many-cubes.gltf",
@@ -185,13 +185,11 @@ def test_outputs_are_valid(folder: Path) -> None:
         join_models.shape_collection(folder / "v_shapes.glb"),
         join_models.big_parts(folder / "v_big.glb"),
     ]
-    inputs += [CORPUS / "public" / p for p in CORPUS_MODELS.values() if (CORPUS / "public" / p).exists()]
-    outputs = []
-    for i, path in enumerate(inputs):
+    inputs += corpus_models(CORPUS_MODELS.values())
+
+    def apply(path: Path, out: Path) -> None:
         doc = read(path)
         join(doc, JoinOptions(join_named=True))
-        outputs.append(folder / f"joined{i}.glb")
-        write_glb(doc, outputs[-1])
-    reports = validate(*inputs, *outputs)
-    for path, before, after in zip(inputs, reports[: len(inputs)], reports[len(inputs) :], strict=True):
-        assert not new_errors(before, after), f"{path.name}: {new_errors(before, after)}"
+        write_glb(doc, out)
+
+    assert_pass_adds_no_errors(inputs, folder, apply)

@@ -15,7 +15,7 @@ from glbcompress.engine.reader import read
 from glbcompress.engine.writer import WriteOptions, write_glb
 from tests.fixtures import models, weld_models
 from tests.fixtures.triangles import assert_same_corners, corner_sets
-from tests.tools import CORPUS, new_errors, validate
+from tests.tools import CORPUS, assert_pass_adds_no_errors, corpus_models
 
 CORPUS_MODELS = {
     "Fox": "Fox/Fox.glb",
@@ -160,14 +160,12 @@ def test_outputs_are_valid(folder: Path) -> None:
         models.skinned_rig(folder / "v_rig.glb"),
         models.sparse_accessor(folder / "v_sparse.glb"),
     ]
-    inputs += [CORPUS / "public" / p for p in CORPUS_MODELS.values() if (CORPUS / "public" / p).exists()]
-    outputs = []
-    for i, path in enumerate(inputs):
+    inputs += corpus_models(CORPUS_MODELS.values())
+
+    def apply(path: Path, out: Path) -> None:
         doc = read(path)
         weld(doc)
         reorder(doc)
-        outputs.append(folder / f"reordered{i}.glb")
-        write_glb(doc, outputs[-1])
-    reports = validate(*inputs, *outputs)
-    for path, before, after in zip(inputs, reports[: len(inputs)], reports[len(inputs) :], strict=True):
-        assert not new_errors(before, after), f"{path.name}: {new_errors(before, after)}"
+        write_glb(doc, out)
+
+    assert_pass_adds_no_errors(inputs, folder, apply)

@@ -14,7 +14,7 @@ from glbcompress.engine.report import scene_stats
 from glbcompress.engine.writer import write_glb
 from tests.fixtures import models, weld_models
 from tests.fixtures.triangles import assert_same_corners, canonical_triangles, corner_rows, corner_sets
-from tests.tools import CORPUS, new_errors, validate
+from tests.tools import CORPUS, assert_pass_adds_no_errors, corpus_models
 
 # Corpus models with welding to do, sharing to respect or degenerate triangles to drop.
 CORPUS_MODELS = {
@@ -187,13 +187,11 @@ def test_outputs_are_valid(folder: Path) -> None:
         models.morph_cube(folder / "v_morph.glb"),
         models.skinned_rig(folder / "v_rig.glb"),
     ]
-    inputs += [CORPUS / "public" / p for p in CORPUS_MODELS.values() if (CORPUS / "public" / p).exists()]
-    outputs = []
-    for i, path in enumerate(inputs):
+    inputs += corpus_models(CORPUS_MODELS.values())
+
+    def apply(path: Path, out: Path) -> None:
         doc = read(path)
         weld(doc, WeldOptions(drop_degenerate=True))
-        outputs.append(folder / f"welded{i}.glb")
-        write_glb(doc, outputs[-1])
-    reports = validate(*inputs, *outputs)
-    for path, before, after in zip(inputs, reports[: len(inputs)], reports[len(inputs) :], strict=True):
-        assert not new_errors(before, after), f"{path.name}: {new_errors(before, after)}"
+        write_glb(doc, out)
+
+    assert_pass_adds_no_errors(inputs, folder, apply)
