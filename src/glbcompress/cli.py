@@ -4,6 +4,7 @@
     glbcompress compress scene.gltf -o small.glb --draco --position-bits 12
     glbcompress compress models/ -o dist/ --json     # every .glb/.gltf below models/, in parallel
     glbcompress presets | glbcompress options | glbcompress --version
+    glbcompress remote compress models/ -o dist/     # the same on a server (client/commands.py)
 
 Every engine option has a flag generated from ``engine.options.schema()`` (``--position-bits N``,
 ``--quantize/--no-quantize``, ...), so options that passes add appear here by themselves.
@@ -34,6 +35,7 @@ import click
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from . import __version__, batch
+from .client.commands import register as register_remote_commands
 from .engine import api
 from .engine.errors import InvalidOptions
 from .engine.options import PASS_MODULES, schema
@@ -443,3 +445,5 @@ def options(as_json: bool) -> None:
 
 # The web service's commands (serve, migrate, users); their module imports the service lazily.
 register_service_commands(cli)
+# `glbcompress remote ...`: the same compression on a server, through the SDK (imported lazily).
+register_remote_commands(cli, engine_options, SectionedCommand)
