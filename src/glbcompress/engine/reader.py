@@ -19,29 +19,15 @@ from .breakdown import ByteBreakdown, breakdown
 from .document import COLLECTIONS, COMPONENT_DTYPES, TYPE_SIZES, Accessor, Blob, Document, Image
 from .errors import InvalidModel, LimitExceeded, UnsupportedModel
 from .extensions import MESHOPT_EXTENSIONS, check_required
-from .limits import DEFAULT_LIMITS, Limits
+from .limits import DEFAULT_LIMITS, DecodeBudget, Limits
 from .links import link
 from .resources import map_file, read_data_uri, resolve_path
+from .structure import check_structure
 from .transforms import check_hierarchy
 
 GLB_MAGIC = b"glTF"
 CHUNK_JSON = 0x4E4F534A
 CHUNK_BIN = 0x004E4942
-
-
-class _Budget:
-    """Counts decoded bytes against Limits.max_decoded_bytes."""
-
-    def __init__(self, limits: Limits):
-        self.limits = limits
-        self.used = 0
-
-    def take(self, nbytes: int, what: str) -> None:
-        self.used += max(0, nbytes)
-        if self.used > self.limits.max_decoded_bytes:
-            raise LimitExceeded(
-                f"{what}: decoding the model needs more than {self.limits.max_decoded_bytes} bytes of memory."
-            )
 
 
 def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Document:
@@ -169,16 +155,19 @@ def _build(
     if not isinstance(asset, dict) or not str(asset.get("version", "")).startswith("2"):
         raise UnsupportedModel('Only glTF 2.0 is supported (the asset.version field must be "2.0").')
     check_required(gltf)
-    budget = _Budget(limits)
+    check_structure(gltf)
     for key in (*COLLECTIONS, "buffers", "bufferViews"):
         gltf[key] = _list(gltf, key)
 
     external: dict[str, int] = {}
     buffers = [_read_buffer(i, b, bin_chunk, base, limits, external) for i, b in enumerate(gltf["buffers"])]
+    budget = DecodeBudget(limits, file_bytes + sum(external.values()))
     views = [_read_view(i, v, buffers, limits, budget) for i, v in enumerate(gltf["bufferViews"])]
     accessors = [_read_accessor(i, a, views, limits, budget) for i, a in enumerate(gltf["accessors"])]
     image_files: dict[str, int] = {}
-    images = [_read_image(i, im, views, base, limits, image_files) for i, im in enumerate(gltf["images"])]
+    images = [
+        _read_image(i, im, views, base, limits, image_files, budget) for i, im in enumerate(gltf["images"])
+    ]
     stats = breakdown(
         gltf, file_bytes + sum(external.values()) + sum(image_files.values()), sum(image_files.values())
     )
@@ -199,6 +188,7 @@ def _build(
                 )
                 if v >= len(views):
                     raise InvalidModel(f"meshes[{m}].primitives[{p}]: Draco bufferView {v} does not exist.")
+                budget.take(len(views[v][0]), f"meshes[{m}].primitives[{p}]")
                 ext["bufferView"] = Blob(bytes(views[v][0]))
 
     doc = Document()
@@ -214,7 +204,7 @@ def _build(
     check_hierarchy(doc)
     from .codecs.draco import decode_draco_primitives
 
-    decode_draco_primitives(doc, limits)
+    decode_draco_primitives(doc, limits, budget)
     check_geometry(doc)
     for name in (*MESHOPT_EXTENSIONS, "KHR_draco_mesh_compression"):
         doc.drop_extension(name)
@@ -256,7 +246,7 @@ def _read_buffer(
 
 
 def _read_view(
-    index: int, view: dict, buffers: list[memoryview], limits: Limits, budget: _Budget
+    index: int, view: dict, buffers: list[memoryview], limits: Limits, budget: DecodeBudget
 ) -> tuple[memoryview, int | None]:
     """(bytes, byteStride) of a bufferView, decompressed if it is meshopt-compressed."""
     where = f"bufferViews[{index}]"
@@ -294,7 +284,7 @@ def _slice(view: dict, buffers: list[memoryview], where: str) -> memoryview:
 
 
 def _read_accessor(
-    index: int, a: dict, views: list[tuple[memoryview, int | None]], limits: Limits, budget: _Budget
+    index: int, a: dict, views: list[tuple[memoryview, int | None]], limits: Limits, budget: DecodeBudget
 ) -> Accessor:
     where = f"accessors[{index}]"
     ctype = a.get("componentType")
@@ -387,6 +377,7 @@ def _read_image(
     base: Path,
     limits: Limits,
     external: dict[str, int],
+    budget: DecodeBudget,
 ) -> Image:
     where = f"images[{index}]"
     source_name = None
@@ -394,6 +385,7 @@ def _read_image(
         v = _int(im, "bufferView", where)
         if v >= len(views):
             raise InvalidModel(f"{where} refers to bufferView {v}, which does not exist.")
+        budget.take(len(views[v][0]), where)
         data = bytes(views[v][0])
         declared = im.get("mimeType")
     elif isinstance(im.get("uri"), str):

@@ -60,14 +60,19 @@ def check_hierarchy(doc: Document) -> None:
             if id(child) in parent:
                 raise InvalidModel(f"Node {child.get('name', '')!r} has more than one parent.")
             parent[id(child)] = id(node)
+    # Each node has at most one parent, so walking up from every node finds any cycle; nodes whose
+    # ancestry is already known to end at a root are not walked again (linear, even for a chain of
+    # a hundred thousand nodes).
+    rooted: set[int] = set()
     for node in doc.nodes:
-        seen = {id(node)}
-        cur = parent.get(id(node))
-        while cur is not None:
-            if cur in seen:
+        path: set[int] = set()
+        cur: int | None = id(node)
+        while cur is not None and cur not in rooted:
+            if cur in path:
                 raise InvalidModel("The node hierarchy has a cycle (a node is its own ancestor).")
-            seen.add(cur)
+            path.add(cur)
             cur = parent.get(cur)
+        rooted |= path
 
 
 def parents(doc: Document) -> dict[int, dict]:

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..document import COMPONENT_DTYPES, Accessor, Blob, Document
 from ..errors import InvalidModel, LimitExceeded
-from ..limits import Limits
+from ..limits import DecodeBudget, Limits
 
 Kind = Literal["position", "normal", "tex_coord", "color", "generic"]
 
@@ -164,7 +164,7 @@ def quantize_grid(values: np.ndarray, origin: np.ndarray, extent: float, bits: i
 # -- decoding ---------------------------------------------------------------------------------
 
 
-def decode_draco_primitives(doc: Document, limits: Limits) -> None:
+def decode_draco_primitives(doc: Document, limits: Limits, budget: DecodeBudget | None = None) -> None:
     """Replace each Draco-compressed primitive's accessors by the decoded data and drop the
     extension from the primitive, so passes see plain geometry.
 
@@ -178,7 +178,10 @@ def decode_draco_primitives(doc: Document, limits: Limits) -> None:
             if not isinstance(ext, dict):
                 continue
             where = f"meshes[{m}].primitives[{p}]: KHR_draco_mesh_compression"
-            decoded_bytes += _decode_primitive(doc, prim, ext, where, decoded_by)
+            nbytes = _decode_primitive(doc, prim, ext, where, decoded_by)
+            decoded_bytes += nbytes
+            if budget is not None:
+                budget.take(nbytes, where)
             if decoded_bytes > limits.max_decoded_bytes:
                 raise LimitExceeded(
                     f"{where}: the Draco data decodes to more than {limits.max_decoded_bytes} bytes."

@@ -55,10 +55,14 @@ def open_image(data: bytes, mime: str, where: str, max_pixels: int):  # -> PIL.I
         raise UnsupportedModel(f"{where}: cannot decode {mime} images.")
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", PILImage.DecompressionBombWarning)
+            # Our own limit (checked below) decides; Pillow's hard stop stays as a backstop.
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
             image = PILImage.open(io.BytesIO(data), formats=[PILLOW_FORMATS[mime]])
-    except (PILImage.DecompressionBombError, PILImage.DecompressionBombWarning) as exc:
-        raise LimitExceeded(f"{where}: the image is too large to decode ({exc}).") from exc
+    except PILImage.DecompressionBombError as exc:
+        bound = 2 * (PILImage.MAX_IMAGE_PIXELS or 0)
+        raise LimitExceeded(
+            f"{where}: the image declares more than {bound:,} pixels; the limit is {max_pixels:,}."
+        ) from exc
     except Exception as exc:
         raise InvalidModel(f"{where}: the {mime} image cannot be read ({exc}).") from exc
     check_pixels(*image.size, where, max_pixels)
