@@ -350,7 +350,7 @@ def test_compress_page_policy_and_options_panel(client: TestClient) -> None:
     assert page.headers["content-security-policy"] == VIEWER_CSP
     assert "'wasm-unsafe-eval'" in VIEWER_CSP and "worker-src 'self' blob:" in VIEWER_CSP
     assert "unsafe-inline" not in VIEWER_CSP and "http" not in VIEWER_CSP
-    assert "wasm-unsafe-eval" not in client.get("/history").headers["content-security-policy"]
+    assert "unsafe-eval" not in client.get("/history").headers["content-security-policy"]
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
     assert scripts and all('src="/static/js/' in attrs and not body.strip() for attrs, body in scripts)
     assert " on" not in " ".join(re.findall(r"<[^>]+\son[a-z]+=", page.text))  # no inline handlers

@@ -39,13 +39,17 @@ log = logging.getLogger("glbcompress.web")
 router = APIRouter(include_in_schema=False)
 
 VIEWER_CSP = (
-    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'; worker-src 'self' blob:; "
     "connect-src 'self' blob: data:; style-src 'self'; img-src 'self' data: blob:; "
     "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 """The Compress page's policy: the site-wide one, plus what the 3D preview's decoders need, all from
 our own origin: WebAssembly (Draco, Meshopt, Basis), their workers (started from blob: URLs our
-scripts make) and reading the user's dropped files through blob: URLs."""
+scripts make) and reading the user's dropped files through blob: URLs.
+
+'unsafe-eval' is for the KTX2 (Basis) transcoder: its Emscripten bindings build their call
+wrappers with ``new Function``, inside a blob: worker that inherits this policy. Scripts still come
+from our origin only (no inline script), and no script of ours evaluates text; only this page has it."""
 
 CSRF_HEADER = "x-csrf-token"
 MAX_OPTIONS_CHARS = 8192
