@@ -2,6 +2,7 @@
 
     glbcompress serve [--host 127.0.0.1] [--port 8000]   migrate the database, then serve
     glbcompress migrate                                  bring the database schema up to date
+    glbcompress worker [--concurrency N]                 run compression jobs sent through Celery
     glbcompress users create EMAIL                       what email would do on a hosted service:
     glbcompress users reset-password EMAIL               create accounts, reset passwords,
     glbcompress users list [--json]                      list accounts
@@ -40,7 +41,10 @@ def _settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         problems = "; ".join(
-            f"GLBCOMPRESS_{str(error['loc'][0]).upper()}: {error['msg']}" for error in exc.errors()
+            f"GLBCOMPRESS_{str(error['loc'][0]).upper()}: {error['msg']}"
+            if error["loc"]
+            else error["msg"].removeprefix("Value error, ")
+            for error in exc.errors()
         )
         raise CommandError(f"invalid configuration: {problems}") from None
 
@@ -110,6 +114,71 @@ def migrate() -> None:
     settings = _settings()
     revision = _migrate(settings)
     click.echo(f"database {_safe_url(settings.database_url)} is at revision {revision} (the newest)")
+
+
+@click.command()
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=None,
+    help="Jobs run at once (default: GLBCOMPRESS_WORKERS, half the cores).",
+)
+@click.option("--task", default=None, hidden=True, help="Import path of the function jobs run (for tests).")
+def worker(concurrency: int | None, task: str | None) -> None:
+    """Run compression jobs for web processes started with GLBCOMPRESS_QUEUE=celery (a Celery
+    worker on the GLBCOMPRESS_BROKER_URL Redis). Start as many as you like, on any machine that
+    shares the database and the storage folder. SIGTERM stops it gracefully."""
+    import os
+    import socket
+
+    settings = _settings()
+    if settings.queue != "celery":
+        raise CommandError(
+            "glbcompress worker runs jobs sent through Celery: set GLBCOMPRESS_QUEUE=celery and "
+            "GLBCOMPRESS_BROKER_URL (redis://host:6379/0) for it and for the web processes"
+        )
+    from . import logs
+
+    logs.configure(settings.log_level)
+    _database(settings).dispose()  # refuses an unreachable database or an old schema
+    from celery import signals
+
+    from .jobs.celery_app import TASK_NAME, make_celery
+    from .jobs.celery_worker import JobWorker
+    from .jobs.runner import DEFAULT_TASK
+    from .redis_client import safe_url
+
+    app = make_celery(settings)
+    runtime = JobWorker(settings, task or DEFAULT_TASK)
+
+    @app.task(name=TASK_NAME, acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+    def run_job(job_id: str) -> None:
+        runtime.run_job(job_id)
+
+    def shutting_down(**_: Any) -> None:
+        runtime.begin_shutdown()
+
+    signals.worker_shutting_down.connect(shutting_down, weak=False)
+    runtime.start()
+    slots = concurrency or settings.workers
+    click.echo(
+        f"glbcompress: worker {runtime.name} running {slots} job(s) at once from {safe_url(settings.broker_url)}",
+        err=True,
+    )
+    try:
+        app.worker_main(
+            [
+                "worker",
+                "--pool=threads",
+                f"--concurrency={slots}",
+                f"--hostname=glbcompress-{os.getpid()}@{socket.gethostname()}",
+                "--without-mingle",
+                "--without-gossip",
+                f"--loglevel={settings.log_level}",
+            ]
+        )
+    finally:
+        runtime.close()
 
 
 # --- users ---------------------------------------------------------------------------------------
@@ -213,5 +282,5 @@ def users_list(as_json: bool) -> None:
 
 def register(cli: click.Group) -> None:
     """Add the service's commands to the glbcompress command group."""
-    for command in (serve, migrate, users):
+    for command in (serve, migrate, worker, users):
         cli.add_command(command)

@@ -21,7 +21,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE = "secret_key"
@@ -55,8 +55,40 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="Signs sessions and CSRF tokens; default generated in the data folder."
     )
-    queue: Literal["local"] = Field(
-        default="local", description="Job queue backend: 'local' runs jobs in processes of the web server."
+    queue: Literal["local", "celery"] = Field(
+        default="local",
+        description="Job queue backend: 'local' runs jobs in processes of the web server; 'celery' sends "
+        "them to `glbcompress worker` processes through the broker (the web server then never compresses).",
+    )
+    broker_url: str = Field(
+        default="", description="The Celery broker when queue is 'celery': redis://host:6379/0."
+    )
+    broker_visibility_timeout_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="A job message taken by a worker that neither acknowledged nor returned it within this "
+        "time is delivered again (a worker that died). Keep it above job_timeout_seconds.",
+    )
+    redis_url: str = Field(
+        default="",
+        description="Redis for counters every web process must share (API key rate limits, requests and "
+        "last use); default the broker_url when that is Redis, else counted in each process's memory.",
+    )
+    redis_prefix: str = Field(
+        default="glbcompress:",
+        description="Prefix of every Redis key (counters and broker), so deployments can share a Redis.",
+    )
+    job_lease_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="A running job whose worker has not reported (a heartbeat every second) for this long "
+        "is taken to be interrupted and queued again.",
+    )
+    worker_shutdown_grace_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="After SIGTERM, how long a worker lets its running jobs finish before handing them "
+        "back to the queue.",
     )
     workers: int = Field(default_factory=default_workers, ge=1, le=256, description="Jobs run at once.")
     job_timeout_seconds: float = Field(default=600, gt=0, description="Wall-clock limit of one job.")
@@ -124,6 +156,19 @@ class Settings(BaseSettings):
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'glbcompress.db'}")
         if self.storage_dir is None:
             object.__setattr__(self, "storage_dir", self.data_dir / "blobs")
+
+    @model_validator(mode="after")
+    def _broker_for_celery(self) -> Settings:
+        if self.queue == "celery" and not self.broker_url:
+            raise ValueError("queue 'celery' needs GLBCOMPRESS_BROKER_URL (e.g. redis://127.0.0.1:6379/0)")
+        if self.broker_url and not self.broker_url.startswith(("redis://", "rediss://")):
+            raise ValueError("GLBCOMPRESS_BROKER_URL must be a Redis URL (redis:// or rediss://)")
+        return self
+
+    @property
+    def counters_url(self) -> str:
+        """The Redis that shared counters live in, or "" to count in memory."""
+        return self.redis_url or self.broker_url
 
     @property
     def blob_dir(self) -> Path:

@@ -4,6 +4,8 @@
   delete, and the retention sweep (``sweeper.py`` runs it periodically).
 - ``queue.py``: the queue interface; ``local.py``: the default backend, worker processes of the
   web server; ``runner.py``: what runs inside a job's process.
+- ``celery_app.py``, ``celery_queue.py``, ``celery_worker.py``: the scale-out backend — web
+  processes send a message per job through Redis, ``glbcompress worker`` processes run them.
 - ``store.py``: the job's state transitions in the database, shared by every backend.
 """
 
@@ -21,5 +23,10 @@ __all__ = ["JobManager", "JobQueue", "LocalQueue", "Sweeper", "check_options", "
 
 
 def make_queue(db: Database, storage: Storage, settings: Settings) -> JobQueue:
-    """The queue backend the settings name (today always "local")."""
+    """The queue backend the settings name: "local" (jobs run in this process's workers) or
+    "celery" (jobs are sent to ``glbcompress worker`` processes)."""
+    if settings.queue == "celery":
+        from .celery_queue import CeleryQueue
+
+        return CeleryQueue(db, storage, settings)
     return LocalQueue(db, storage, settings)

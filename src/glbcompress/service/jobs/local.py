@@ -168,6 +168,12 @@ class LocalQueue(JobQueue):
             running = len(self._running)
         return {"backend": "local", "workers": self.settings.workers, "running": running}
 
+    def run_claimed(self, job: store.Claimed) -> None:
+        """Run one job claimed by someone else (a Celery worker's task) the way this queue runs its
+        own: in a process of its own with the limits, heartbeats and cancellation, its outcome
+        recorded (or handed back when ``stop`` was called meanwhile)."""
+        self._run(job)
+
     def recover(self) -> None:
         """Requeue (or fail) jobs whose worker is gone."""
         requeued, failed = store.recover_interrupted(
@@ -224,7 +230,7 @@ class LocalQueue(JobQueue):
         finally:
             with self._lock:
                 self._running.pop(job.id, None)
-        self._record(job.id, outcome, time.monotonic() - started)
+        self._record(job, outcome, time.monotonic() - started)
 
     def _execute(self, job: store.Claimed, cancel: threading.Event) -> Outcome:
         """Run the job in its own process and, when it succeeds, store the output."""
@@ -258,7 +264,7 @@ class LocalQueue(JobQueue):
         process.start()
         sender.close()
         try:
-            return self._supervise(job.id, process, receiver, cancel, time.monotonic() + timeout)
+            return self._supervise(job, process, receiver, cancel, time.monotonic() + timeout)
         finally:
             if process.is_alive():
                 process.kill()
@@ -267,13 +273,14 @@ class LocalQueue(JobQueue):
 
     def _supervise(
         self,
-        job_id: str,
+        job: store.Claimed,
         process: BaseProcess,
         receiver: Connection,
         cancel: threading.Event,
         deadline: float,
     ) -> Outcome:
         """Relay the job process's messages until it answers, dies, or must be stopped."""
+        job_id = job.id
         progress = _Progress()
         next_beat = 0.0
         while True:
@@ -288,7 +295,9 @@ class LocalQueue(JobQueue):
                     "timeout", f"Compressing this model took longer than a job may run ({limit:g} s)."
                 )
             if now >= next_beat:
-                if not store.beat(self.db, job_id, self.worker, progress.step, progress.fraction):
+                if not store.beat(
+                    self.db, job_id, self.worker, progress.step, progress.fraction, job.attempt
+                ):
                     cancelled = store.cancel_requested(self.db, job_id)
                     return Outcome(JobStatus.CANCELED if cancelled else LOST)
                 next_beat = now + self.heartbeat_seconds
@@ -315,11 +324,12 @@ class LocalQueue(JobQueue):
         log.error("job failed with an internal error:\n%s", message[1], extra={"job_id": job_id})
         return _failed("internal-error", internal_message(job_id))
 
-    def _record(self, job_id: str, outcome: Outcome, seconds: float) -> None:
+    def _record(self, job: store.Claimed, outcome: Outcome, seconds: float) -> None:
         """Write the outcome; if the job is no longer this worker's, drop what the run produced."""
+        job_id = job.id
         extra = {"job_id": job_id, "status": outcome.status, "seconds": round(seconds, 3)}
         if outcome.status == HANDED_BACK:
-            store.hand_back(self.db, job_id, self.worker)
+            store.hand_back(self.db, job_id, self.worker, job.attempt)
             log.info("job handed back to the queue", extra=extra)
             return
         recorded = False
@@ -337,7 +347,9 @@ class LocalQueue(JobQueue):
                 )
             if outcome.status == JobStatus.CANCELED:
                 values.update(error_kind="canceled", error_message="The job was canceled.")
-            recorded = store.finish(self.db, job_id, self.worker, outcome.status, self.retention, **values)
+            recorded = store.finish(
+                self.db, job_id, self.worker, outcome.status, self.retention, job.attempt, **values
+            )
         if not recorded:
             if outcome.output is not None:
                 self.storage.delete(outcome.output.key)

@@ -33,6 +33,26 @@ class Claimed:
     input_key: str | None
     filename: str
     options: dict[str, Any]
+    attempt: int = 0
+    """Which run of the job this is (1 for the first); a worker's later writes name it, so a run
+    the job was taken from can write nothing more, even if the same worker claimed it again."""
+
+
+def _claimed(job: Job) -> Claimed:
+    return Claimed(job.id, job.input_key, job.filename, dict(job.options or {}), job.attempts)
+
+
+def _running_values(worker: str) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "status": JobStatus.RUNNING,
+        "worker": worker,
+        "started_at": now,
+        "heartbeat_at": now,
+        "attempts": Job.attempts + 1,
+        "step": "starting",
+        "progress": 0.0,
+    }
 
 
 def claim_next(db: Database, worker: str) -> Claimed | None:
@@ -42,30 +62,58 @@ def claim_next(db: Database, worker: str) -> Claimed | None:
             select(Job.id).where(Job.status == JobStatus.QUEUED).order_by(Job.created_at, Job.id).limit(8)
         ).all()
     for job_id in candidates:
-        now = utcnow()
-        with db.session() as session, session.begin():
-            taken = session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
-                .values(
-                    status=JobStatus.RUNNING,
-                    worker=worker,
-                    started_at=now,
-                    heartbeat_at=now,
-                    attempts=Job.attempts + 1,
-                    step="starting",
-                    progress=0.0,
-                )
-            ).rowcount
-            if taken:
-                job = session.get_one(Job, job_id)
-                return Claimed(job.id, job.input_key, job.filename, dict(job.options or {}))
+        claimed = claim(db, job_id, worker)
+        if claimed is not None:
+            return claimed
     return None
 
 
-def beat(db: Database, job_id: str, worker: str, step: str | None, progress: float | None) -> bool:
+def claim(db: Database, job_id: str, worker: str) -> Claimed | None:
+    """Take one job for worker if it is still queued (a Celery message names the job); None when
+    it is not: already running elsewhere, finished, canceled or deleted. A message delivered twice
+    thus starts the job once."""
+    with db.session() as session, session.begin():
+        taken = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
+            .values(**_running_values(worker))
+        ).rowcount
+        if taken:
+            return _claimed(session.get_one(Job, job_id))
+    return None
+
+
+def queued_ids(db: Database, older_than: timedelta, limit: int = 1000) -> list[str]:
+    """Jobs queued for longer than older_than, oldest first (to send their message again in case the
+    broker lost it)."""
+    cutoff = utcnow() - older_than
+    with db.session() as session:
+        return list(
+            session.scalars(
+                select(Job.id)
+                .where(Job.status == JobStatus.QUEUED, Job.created_at < cutoff)
+                .order_by(Job.created_at, Job.id)
+                .limit(limit)
+            ).all()
+        )
+
+
+def status(db: Database, job_id: str) -> str | None:
+    with db.session() as session:
+        return session.scalar(select(Job.status).where(Job.id == job_id))
+
+
+def beat(
+    db: Database,
+    job_id: str,
+    worker: str,
+    step: str | None,
+    progress: float | None,
+    attempt: int | None = None,
+) -> bool:
     """Record that the job is alive (and its progress). False when the job is no longer this
-    worker's to run: canceled, deleted or taken back; the worker must then stop it."""
+    worker's to run (this attempt's, when given): canceled, deleted or taken back; the worker must
+    then stop it."""
     values: dict[str, Any] = {"heartbeat_at": utcnow()}
     if step is not None:
         values.update(step=step[:32], progress=max(0.0, min(1.0, float(progress or 0.0))))
@@ -75,6 +123,7 @@ def beat(db: Database, job_id: str, worker: str, step: str | None, progress: flo
             Job.status == JobStatus.RUNNING,
             Job.worker == worker,
             Job.cancel_requested.is_(False),
+            *([Job.attempts == attempt] if attempt is not None else []),
         )
         return bool(session.execute(update(Job).where(*mine).values(**values)).rowcount)
 
@@ -85,9 +134,11 @@ def finish(
     worker: str | None,
     status: str,
     retention: timedelta,
+    attempt: int | None = None,
     **values: Any,
 ) -> bool:
-    """Move a job to a final status with its outcome; False when it was not this worker's (any more).
+    """Move a job to a final status with its outcome; False when it was not this worker's (any more,
+    or not this attempt's, when given): the one conditional UPDATE that makes completion idempotent.
 
     worker None finishes a queued job (canceled before it started)."""
     assert status in JobStatus.FINISHED
@@ -97,6 +148,8 @@ def finish(
         where.append(Job.status == JobStatus.QUEUED)
     else:
         where += [Job.status == JobStatus.RUNNING, Job.worker == worker]
+    if attempt is not None:
+        where.append(Job.attempts == attempt)
     if status != JobStatus.SUCCEEDED:
         values.setdefault("output_key", None)
     values.update(status=status, finished_at=now, expires_at=now + retention, heartbeat_at=None)
@@ -106,14 +159,15 @@ def finish(
         return bool(session.execute(update(Job).where(*where).values(**values)).rowcount)
 
 
-def hand_back(db: Database, job_id: str, worker: str) -> bool:
+def hand_back(db: Database, job_id: str, worker: str, attempt: int | None = None) -> bool:
     """Put a job this worker cannot finish (it is shutting down) back in the queue, uncounted."""
+    where = [Job.id == job_id, Job.status == JobStatus.RUNNING, Job.worker == worker]
+    if attempt is not None:
+        where.append(Job.attempts == attempt)
     with db.session() as session, session.begin():
         return bool(
             session.execute(
-                update(Job)
-                .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.worker == worker)
-                .values(**_requeued(), attempts=Job.attempts - 1)
+                update(Job).where(*where).values(**_requeued(), attempts=Job.attempts - 1)
             ).rowcount
         )
 
