@@ -36,7 +36,8 @@ def _skinned(prim: dict, skin: dict, worlds: dict[int, np.ndarray], pos: np.ndar
     return out / np.where(total == 0, 1, total)
 
 
-def _instances(node: dict) -> np.ndarray:
+def instance_matrices(node: dict) -> np.ndarray:
+    """World-from-instance matrices of a node's EXT_mesh_gpu_instancing (one identity without it)."""
     inst = node.get("extensions", {}).get("EXT_mesh_gpu_instancing")
     if not isinstance(inst, dict):
         return np.eye(4)[None]
@@ -73,7 +74,7 @@ def _drawn(doc: Document) -> list[tuple[np.ndarray, dict]]:
                 out.append((_skinned(prim, node["skin"], worlds, p), prim))
                 continue
             homo = np.concatenate([p, np.ones((len(p), 1))], 1)
-            out.extend(((homo @ (world @ inst).T)[:, :3], prim) for inst in _instances(node))
+            out.extend(((homo @ (world @ inst).T)[:, :3], prim) for inst in instance_matrices(node))
     return out
 
 
