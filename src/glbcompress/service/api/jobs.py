@@ -50,6 +50,7 @@ CallbackUrl = Annotated[
 StatusFilter = Literal["queued", "running", "succeeded", "failed", "canceled"]
 POLL_FIRST, POLL_MAX = 0.05, 0.5
 """Seconds between looks at a job /v1/compress waits for: from the first, growing to the max."""
+CANCEL_WAIT_SECONDS = 10.0
 
 
 class JobPage(BaseModel):
@@ -263,17 +264,25 @@ async def job_result(request: Request, caller: ApiKeyAuth, job_id: JobId) -> Res
     response_model=JobOut,
     responses={
         200: {"description": "The job was queued or running and is now canceled."},
+        202: {
+            "model": JobOut,
+            "description": "Cancellation was asked for, but the job has not stopped yet: poll it.",
+        },
         204: {"description": "The job had finished and is deleted with its files."},
         **problems.responses(401, 404, 429),
     },
 )
-def delete_job(request: Request, caller: ApiKeyAuth, job_id: JobId) -> Any:
-    """Cancel a queued or running job (200 with the job, which stays listed), or delete a finished
-    one with its files (204). Usage figures still count deleted jobs."""
+async def delete_job(request: Request, caller: ApiKeyAuth, job_id: JobId) -> Any:
+    """Cancel a queued or running job (200 with the job, which stays listed; 202 if it has not
+    stopped within a few seconds), or delete a finished one with its files (204). Usage figures
+    still count deleted jobs."""
     s = services(request)
-    job = _find(s, caller.user.id, job_id)
+    job = await to_thread.run_sync(_find, s, caller.user.id, job_id)
     if not job.finished:
-        canceled = s.jobs.cancel(job.id, caller.user.id) or job
-        return _out(s, canceled)
-    s.jobs.remove(job.id, caller.user.id)
+        await to_thread.run_sync(s.jobs.cancel, job.id, caller.user.id)
+        # A running job's process is stopped by its worker: give it a moment to say so.
+        canceled = await _wait(s, job.id, CANCEL_WAIT_SECONDS)
+        body = (await to_thread.run_sync(_out, s, canceled)).model_dump(mode="json")
+        return JSONResponse(body, status_code=200 if canceled.finished else 202)
+    await to_thread.run_sync(s.jobs.remove, job.id, caller.user.id)
     return Response(status_code=204)
