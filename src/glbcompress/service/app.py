@@ -27,8 +27,7 @@ from .api import router as api_router
 from .api.errors import add_api_error_handlers
 from .api.problems import Problem, problem
 from .auth import csrf
-from .auth.key_activity import KeyActivity
-from .auth.key_rate_limit import KeyRateLimit
+from .auth.redis_counters import make_key_counters
 from .auth.throttle import Throttle
 from .context import Services
 from .db import Database
@@ -56,10 +55,8 @@ def create_app(settings: Settings | None = None, *, queue_factory: QueueFactory 
     queue = (queue_factory or make_queue)(db, storage, settings)
     jobs = JobManager(db, storage, settings, queue)
     throttle = Throttle(db, settings.secret)
-    key_activity = KeyActivity(db)
-    services = Services(
-        settings, db, storage, queue, jobs, throttle, key_activity, KeyRateLimit(settings.api_rate_limit)
-    )
+    key_activity, key_rate_limit = make_key_counters(db, settings)
+    services = Services(settings, db, storage, queue, jobs, throttle, key_activity, key_rate_limit)
     sweeper = Sweeper(jobs, settings.sweep_interval_seconds)
     webhooks = Dispatcher(db, settings)
 

@@ -10,8 +10,8 @@ use is written at once, with an audit entry (time and address).
 >>> requests, last_used = activity.figures(key)      # what the dashboard shows
 
 The dashboard adds this process's unwritten figures to the stored ones, so on one machine it is
-exact; with several web processes another process's figures arrive within a minute. (Counters
-shared across machines in Redis are the scale-out issue's business.)
+exact; with several web processes another process's figures arrive within a minute — unless Redis
+is configured, where ``redis_counters.RedisKeyActivity`` keeps the pending figures for all of them.
 """
 
 from __future__ import annotations
@@ -105,28 +105,7 @@ class KeyActivity:
         if seen is None:
             return
         try:
-            with self.db.session() as session, session.begin():
-                if user_id is not None:
-                    first = session.execute(
-                        update(ApiKey)
-                        .where(ApiKey.id == key_id, ApiKey.last_used_at.is_(None))
-                        .values(last_used_at=seen)
-                    )
-                    if first.rowcount:
-                        session.add(
-                            ApiKeyEvent(
-                                key_id=key_id, user_id=user_id, kind=Event.FIRST_USE, at=seen, address=address
-                            )
-                        )
-                later = (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < seen)
-                session.execute(
-                    update(ApiKey)
-                    .where(ApiKey.id == key_id)
-                    .values(
-                        requests=ApiKey.requests + count,
-                        last_used_at=case((later, literal(seen, UTCDateTime())), else_=ApiKey.last_used_at),
-                    )
-                )
+            store_use(self.db, key_id, count, seen, user_id, address)
         except Exception:
             log.warning("could not record API key use; will retry", extra={"key_id": key_id}, exc_info=True)
             with self._lock:
@@ -137,6 +116,7 @@ class KeyActivity:
                     back.last_seen = seen
 
     # --- the background writer -----------------------------------------------------------------
+    # (also the interface of the Redis-backed variant, ``redis_counters.RedisKeyActivity``)
 
     def start(self) -> None:
         if self._thread is None:
@@ -159,3 +139,33 @@ class KeyActivity:
                 self.flush()
             except Exception:  # never let the writer thread die
                 log.warning("key activity flush failed", exc_info=True)
+
+
+def store_use(
+    db: Database, key_id: int, count: int, seen: datetime, user_id: int | None = None, address: str = ""
+) -> None:
+    """Add count requests and a use at seen to the key's row; with user_id, this is the key's first
+    use: set last_used_at if nobody did yet, and if so, note it in the audit trail (once, however
+    many processes try at the same time)."""
+    with db.session() as session, session.begin():
+        if user_id is not None:
+            first = session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id, ApiKey.last_used_at.is_(None))
+                .values(last_used_at=seen)
+            )
+            if first.rowcount:
+                session.add(
+                    ApiKeyEvent(
+                        key_id=key_id, user_id=user_id, kind=Event.FIRST_USE, at=seen, address=address
+                    )
+                )
+        later = (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < seen)
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == key_id)
+            .values(
+                requests=ApiKey.requests + count,
+                last_used_at=case((later, literal(seen, UTCDateTime())), else_=ApiKey.last_used_at),
+            )
+        )

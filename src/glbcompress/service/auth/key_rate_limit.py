@@ -6,8 +6,8 @@ by default), counted in this process's memory so that checking costs no database
 >>> quota.allowed, quota.remaining, quota.reset         # reset: seconds until the window ends
 (True, 119, 60)
 
-With several web processes each counts its own requests (the limit is then per key and
-process); sharing the count through Redis is the scale-out issue's business.
+This counts in one process's memory: the single-machine default. With Redis configured, every web
+process shares one count per key (``redis_counters.RedisKeyRateLimit``, the same interface).
 """
 
 from __future__ import annotations
