@@ -18,7 +18,7 @@ from sqlalchemy import update
 
 import glbcompress
 from glbcompress.service.auth import api_keys
-from glbcompress.service.db import Job, JobSource, User, utcnow
+from glbcompress.service.db import ApiKey, Job, JobSource, User, utcnow
 from glbcompress.service.jobs import usage
 from glbcompress.service.settings import Settings
 from glbcompress.service.web.compress import VIEWER_CSP
@@ -280,6 +280,50 @@ def test_history_lists_filters_and_removes(
     again = client.post(f"/history/{ok[0]['id']}/remove", data={"csrf_token": token}, headers=JSON)
     assert again.status_code == 404
     assert usage.totals(services.db, uid) == before  # removed jobs still count
+
+
+def test_history_names_the_key_of_api_jobs(client: TestClient, models: dict[str, Path]) -> None:
+    """Jobs sent through the REST API show their key, also once it is revoked or expired, and say
+    so when the key's row is gone."""
+    services = client.app.state.services
+    db, uid = services.db, user_id(client)
+    keys = {name: api_keys.create_key(db, uid, name).row for name in ("ci", "old", "temp", "gone")}
+    jobs = {
+        name: services.jobs.submit_file(
+            models["textured_box.glb"],
+            user_id=uid,
+            source=JobSource.API,
+            filename=f"{name}.glb",
+            api_key_id=key.id,
+        )
+        for name, key in keys.items()
+    }
+    for job in jobs.values():
+        wait_for(services.jobs, job.id)
+    api_keys.revoke_key(db, uid, keys["old"].id)
+    with db.session() as session, session.begin():
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.id == keys["temp"].id)
+            .values(expires_at=utcnow() - timedelta(hours=1))
+        )
+        session.execute(update(Job).where(Job.id == jobs["gone"].id).values(api_key_id=None))
+
+    page = client.get("/history").text
+    sources = dict(
+        re.findall(
+            r'<td class="file">([^<]*)</td>\s*<td><time[^>]*>[^<]*</time></td>\s*<td>([^<]*)</td>', page
+        )
+    )
+    assert sources == {
+        "ci.glb": "API key “ci”",
+        "old.glb": "API key “old” (revoked)",
+        "temp.glb": "API key “temp” (expired)",
+        "gone.glb": "API (key deleted)",
+    }
+    assert f'<option value="key-{keys["old"].id}">API key “old” (revoked)</option>' in page
+    assert _history_rows(client, f"?source=key-{keys['old'].id}") == ["old.glb"]
+    assert client.get(f"/jobs/{jobs['old'].id}", headers=JSON).json()["source"] == "API key “old” (revoked)"
 
 
 def test_history_pages(client: TestClient, models: dict[str, Path]) -> None:

@@ -31,7 +31,7 @@ from ..jobs.manager import UPLOAD_SUFFIXES, clean_filename
 from ..storage import MissingBlob
 from . import vendor
 from .figures import downloadable, format_size, job_view
-from .history import key_names
+from .history import key_labels
 from .options_panel import panel
 from .pages import CurrentUser, current_user, render
 
@@ -164,7 +164,7 @@ def _own_job(request: Request, user: User, job_id: str) -> Any:
 @router.get("/jobs/{job_id}")
 def job_status(request: Request, user: SessionUser, job_id: str) -> Response:
     job = _own_job(request, user, job_id)
-    names = key_names(services(request).db, user.id)
+    names = key_labels(services(request).db, user.id)
     return JSONResponse(job_view(job, names), headers={"Cache-Control": "no-store"})
 
 

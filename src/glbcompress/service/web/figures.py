@@ -49,6 +49,10 @@ FIDELITY = {
     "simplify_error_estimate": ("Simplification: estimated error", "of the model's size"),
     "simplify_morph_hausdorff": ("Simplification: largest morph target distance", "of the model's size"),
     "animation error": ("Largest animation error", ""),
+    "meshopt normal error (degrees)": ("Meshopt: largest normal error", "degrees"),
+    "meshopt rotation error (degrees)": ("Meshopt: largest animation rotation error", "degrees"),
+    "meshopt translation error (relative)": ("Meshopt: largest animation translation error", "of the value"),
+    "meshopt scale error (relative)": ("Meshopt: largest animation scale error", "of the value"),
 }
 """Fidelity figures the report may carry, with a label and a unit; others are shown by name."""
 
@@ -98,12 +102,14 @@ def expires_in(when: datetime | None, now: datetime | None = None) -> str:
     return f"in {max(1, round(left / 60))} min"
 
 
-def source_label(job: Job, key_names: dict[Any, str] | None = None) -> str:
-    """'Dashboard', or the API key the job came through ('API key “build script”')."""
+def source_label(job: Job, key_labels: dict[Any, str] | None = None) -> str:
+    """'Dashboard', or the API key the job came through: its label from ``history.key_labels``
+    ('API key “build script”', '... (revoked)'); 'API (key deleted)' once its row is gone."""
     if job.source == JobSource.DASHBOARD:
         return "Dashboard"
-    name = (key_names or {}).get(job.api_key_id) if job.api_key_id is not None else None
-    return f"API key “{name}”" if name else "API"
+    if job.api_key_id is None:
+        return "API (key deleted)"
+    return (key_labels or {}).get(job.api_key_id, "API")
 
 
 def downloadable(job: Job, now: datetime | None = None) -> bool:
@@ -175,7 +181,7 @@ def report_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def job_view(
-    job: Job, key_names: dict[Any, str] | None = None, now: datetime | None = None
+    job: Job, key_labels: dict[Any, str] | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
     """A job as the dashboard shows it (JSON-ready: plain values only)."""
     now = now or utcnow()
@@ -193,7 +199,7 @@ def job_view(
         "step_label": step_label(job.step) if job.status == JobStatus.RUNNING else STATUS.get(job.status, ""),
         "progress": round(float(job.progress or 0.0), 4),
         "error": job.error_message if job.status in (JobStatus.FAILED, JobStatus.CANCELED) else None,
-        "source": source_label(job, key_names),
+        "source": source_label(job, key_labels),
         "created_at": job.created_at.isoformat(),
         "created": format_time(job.created_at),
         "expires_at": job.expires_at.isoformat() if job.expires_at else None,

@@ -39,11 +39,19 @@ KEY_SOURCE = "key-"
 """A source filter for one API key: ``key-<id>``."""
 
 
-def key_names(db: Database, user_id: int) -> dict[Any, str]:
-    """The account's API key names by id (revoked keys too), for labelling the jobs they sent."""
+def key_labels(db: Database, user_id: int) -> dict[Any, str]:
+    """How the account's API keys are named as a job's source, by id: revoked and expired keys
+    too (their jobs stay in the history), marked as such."""
+    from ..auth.api_keys import active
+
     with db.session() as session:
-        rows = session.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.user_id == user_id)).all()
-    return {key_id: name for key_id, name in rows}
+        keys = session.scalars(select(ApiKey).where(ApiKey.user_id == user_id)).all()
+    now = utcnow()
+    labels = {}
+    for key in keys:
+        state = "" if active(key, now) else " (revoked)" if key.revoked_at else " (expired)"
+        labels[key.id] = f"API key “{key.name}”{state}"
+    return labels
 
 
 @dataclass(frozen=True)
@@ -107,11 +115,8 @@ def find_jobs(db: Database, user_id: int, filters: Filters) -> tuple[Sequence[Jo
 @router.get("/history")
 def history_page(request: Request, user: CurrentUser) -> Response:
     s = services(request)
-    names = key_names(s.db, user.id)
-    sources = {
-        **SOURCE_FILTERS,
-        **{f"{KEY_SOURCE}{key_id}": f"API key “{name}”" for key_id, name in names.items()},
-    }
+    names = key_labels(s.db, user.id)
+    sources = {**SOURCE_FILTERS, **{f"{KEY_SOURCE}{key_id}": label for key_id, label in names.items()}}
     filters = Filters.of(request, sources)
     jobs, more = find_jobs(s.db, user.id, filters)
     now = utcnow()
