@@ -1,0 +1,170 @@
+"""``glbcompress remote`` against the real server on loopback: a folder in batch with a summary
+table and the exit code of its worst file, the key from the environment or a file (never an
+argument), one-line errors, a batch stopped by a refusal every file would meet, progress bars on
+a terminal, and start-up that does not load the HTTP library."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from glbcompress import cli
+from tests.fixtures.cli_models import large_textured_box, model_tree
+from tests.fixtures.models import textured_box
+
+from .conftest import Live
+
+COMMAND = shutil.which("glbcompress", path=str(Path(sys.executable).parent))
+
+
+def remote(live: Live | None, *args: str | Path, key: str | None = None, url: str | None = None) -> Result:
+    """`glbcompress remote ...` run in this process, with the key in the environment."""
+    env = {
+        "GLBCOMPRESS_API_KEY": key if key is not None else (live.key if live else ""),
+        "GLBCOMPRESS_URL": None,
+    }
+    server = ["--server", url or live.url] if (url or live) and args[0] != "--help" else []
+    command, *rest = [str(a) for a in args]
+    return CliRunner().invoke(cli.cli, ["remote", command, *server, *rest], env=env)
+
+
+def error_lines(result: Result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+def test_a_folder_in_batch(live: Live, tmp_path: Path) -> None:
+    placed = model_tree(tmp_path / "in")
+    broken = tmp_path / "in" / "nested" / "broken.glb"
+    broken.write_bytes(placed["textured_box.glb"].read_bytes()[:100])
+    result = remote(
+        live, "compress", tmp_path / "in", "-o", tmp_path / "out", "--concurrency", "3", "-p", "max"
+    )
+    assert result.exit_code == 2, result.output
+    for name, src in placed.items():
+        relative = src.relative_to(tmp_path / "in")
+        out = tmp_path / "out" / relative.with_name(relative.stem + ".glb")
+        assert out.read_bytes()[:4] == b"glTF", name
+        assert name in result.stdout  # a row of the summary table
+    assert not (tmp_path / "out" / "nested" / "broken.glb").exists()
+    assert error_lines(result) == [error_lines(result)[0]]
+    assert error_lines(result)[0].startswith(f"glbcompress: error: {broken}: ")
+    assert "Traceback" not in result.output
+    assert "total" in result.stdout and f"1 of {len(placed) + 1} files failed" in result.stdout
+
+
+def test_json_and_exit_code_zero(live: Live, tmp_path: Path) -> None:
+    src = textured_box(tmp_path / "box.glb")
+    result = remote(live, "compress", src, "--json", "--position-bits", "12")
+    assert result.exit_code == 0, result.output
+    (entry,) = json.loads(result.stdout)
+    assert entry["input"] == str(src) and entry["output"] == str(tmp_path / "box.min.glb")
+    assert entry["input_bytes"] == src.stat().st_size
+    assert entry["output_bytes"] == (tmp_path / "box.min.glb").stat().st_size
+    assert entry["job_id"] and entry["compression_ratio"] > 0
+
+
+def test_the_key_from_a_file_and_never_as_an_argument(live: Live, tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(live.key + "\n")
+    key_file.chmod(0o600)
+    result = remote(live, "account", "--api-key-file", key_file, key="")
+    assert result.exit_code == 0, result.output
+    assert "sdk tests" in result.stdout and result.stderr == ""
+    key_file.chmod(0o644)
+    shared = remote(live, "account", "--api-key-file", key_file, key="")
+    assert shared.exit_code == 0 and "can be read by other users" in shared.stderr
+    missing = remote(live, "compress", tmp_path, key="")
+    assert missing.exit_code == 2 and "GLBCOMPRESS_API_KEY" in missing.stderr
+    assert len(error_lines(missing)) == 1
+    nofile = remote(live, "account", "--api-key-file", tmp_path / "nope", key="")
+    assert nofile.exit_code == 2 and "no such file" in nofile.stderr
+    bare = remote(live, "compress", tmp_path, "--api-key", live.key)
+    assert bare.exit_code == 2 and "No such option" in bare.stderr
+
+
+@pytest.mark.parametrize("refusal", ["revoked key", "bad option"])
+def test_a_refusal_every_file_would_meet_stops_the_batch(live: Live, tmp_path: Path, refusal: str) -> None:
+    for i in range(5):
+        textured_box(tmp_path / f"m{i}.glb")
+    flags = ["--position-bits", "40"] if refusal == "bad option" else []
+    if refusal == "revoked key":
+        live.revoke()
+    result = remote(live, "compress", tmp_path, "--concurrency", "1", *flags)
+    assert result.exit_code == 2, result.output
+    lines = error_lines(result)
+    assert len(lines) == 2, lines
+    assert ("revoked" if refusal == "revoked key" else "position_bits") in lines[0]
+    assert lines[1] == "glbcompress: error: 4 more file(s) not sent (see the error above)"
+    assert not list(tmp_path.glob("*.min.glb"))
+
+
+def test_an_unreachable_server_is_exit_1(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    src = textured_box(tmp_path / "box.glb")
+    result = CliRunner().invoke(
+        cli.cli,
+        ["remote", "compress", str(src), "--server", url],
+        env={"GLBCOMPRESS_API_KEY": "glbc_whatever"},
+    )
+    assert result.exit_code == 1, result.output
+    assert error_lines(result) == [
+        f"glbcompress: error: {src}: cannot reach {url}: [Errno 111] Connection refused"
+    ]
+
+
+def test_progress_bars_on_a_terminal(live: Live, tmp_path: Path) -> None:
+    pty = pytest.importorskip("pty")
+    if COMMAND is None:
+        pytest.skip("the glbcompress command is not installed (pip install -e .)")
+    src = large_textured_box(tmp_path / "large.glb")
+    master, slave = pty.openpty()
+    seen: list[bytes] = []
+    reader = threading.Thread(target=_drain, args=(master, seen))
+    reader.start()
+    env = {**os.environ, "TERM": "xterm", "COLUMNS": "120", "GLBCOMPRESS_API_KEY": live.key}
+    result = subprocess.run(
+        [COMMAND, "remote", "compress", src, "--server", live.url, "-o", tmp_path / "out"],
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=env,
+        timeout=300,
+    )
+    os.close(slave)
+    reader.join(10)
+    os.close(master)
+    drawn = b"".join(seen)
+    assert result.returncode == 0, drawn.decode(errors="replace")
+    assert b"uploading" in drawn and b"1/1" in drawn  # the file's stage, then the batch done
+    assert b"large.glb" in result.stdout  # the table, on stdout
+    assert (tmp_path / "out" / "large.glb").exists()
+
+
+def _drain(fd: int, into: list[bytes]) -> None:
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        into.append(chunk)
+
+
+@pytest.mark.parametrize(
+    "code", ["import glbcompress", "import glbcompress.cli", "import glbcompress.client"]
+)
+def test_start_up_does_not_load_the_http_library(code: str) -> None:
+    script = f"{code}\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith(('httpx', 'rich'))))"
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
