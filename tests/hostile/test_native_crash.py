@@ -1,0 +1,111 @@
+"""A crash inside a native library (meshoptimizer, Draco, Pillow, basisu) fails that one job with a
+readable message; the server and the other jobs live on.
+
+No test-only switch in the product makes the crash: the real engine runs a real, big job in the
+server's real job process, and the test kills that process the way a native fault does (SIGSEGV)
+or the way the kernel's OOM killer does (SIGKILL) while it works. Meanwhile a second job runs on
+the other worker, and a job submitted afterwards must succeed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from glbcompress.engine.reader import read
+from glbcompress.service.auth.accounts import create_user
+from glbcompress.service.db import JobSource, JobStatus, migrate
+from glbcompress.service.jobs import JobManager
+from tests.fixtures.models import UINT, USHORT, Builder, textured_box
+from tests.service.conftest import make_settings, running_app
+from tests.service.support import PASSWORD, wait_for
+
+
+def big_grid(path: Path, side: int = 700) -> Path:
+    """A side x side vertex grid (about a million triangles): several seconds of native work."""
+    b = Builder()
+    ys, xs = np.mgrid[0:side, 0:side].astype(np.float32) / side
+    pos = np.stack([xs, np.sin(xs * 20) * np.cos(ys * 20) * 0.05, ys], -1).reshape(-1, 3)
+    i = np.arange(side - 1)
+    r, c = np.meshgrid(i, i, indexing="ij")
+    v = (r * side + c).reshape(-1)
+    idx = np.stack([v, v + side, v + 1, v + 1, v + side, v + side + 1], -1).reshape(-1)
+    prim = {
+        "attributes": {"POSITION": b.accessor(pos, target=34962, minmax=True)},
+        "indices": b.accessor(idx, UINT if len(pos) > 65535 else USHORT, target=34963),
+    }
+    b.add("scenes", {"nodes": [b.add("nodes", {"mesh": b.add("meshes", {"primitives": [prim]})})]})
+    b.gltf["scene"] = 0
+    return b.write_glb(path)
+
+
+def _ppid(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def job_processes() -> list[int]:
+    """Pids of this test's job processes: children of a forkserver that is a child of ours."""
+    me = os.getpid()
+    pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    parents = {pid: _ppid(pid) for pid in pids}
+    servers = {pid for pid, parent in parents.items() if parent == me}
+    return [pid for pid, parent in parents.items() if parent in servers and pid not in servers]
+
+
+def kill_running_job(jobs: JobManager, job_id: str, sig: signal.Signals, timeout: float = 60.0) -> None:
+    """Wait until the job's process is busy in the engine (past reading), then send it sig."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = jobs.get(job_id)
+        assert job is not None and job.status in (JobStatus.QUEUED, JobStatus.RUNNING), job
+        if job.status == JobStatus.RUNNING and job.step not in ("", "read", "unpack"):
+            victims = job_processes()  # the only job running yet
+            if victims:
+                for pid in victims:
+                    os.kill(pid, sig)
+                return
+        time.sleep(0.02)
+    raise AssertionError("the big job never got going")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGSEGV, signal.SIGKILL])
+def test_a_crashed_job_fails_alone(tmp_path: Path, sig: signal.Signals) -> None:
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db'}", workers=2)
+    migrate.upgrade(settings.database_url)
+    big = big_grid(tmp_path / "big.glb")
+    small = textured_box(tmp_path / "small.glb")
+    options = {"texture_format": "keep"}
+    with running_app(settings, heartbeat_seconds=0.1) as client:
+        jobs = client.app.state.services.jobs
+        user = create_user(jobs.db, "crash@example.com", PASSWORD).id
+
+        def submit(path: Path) -> str:
+            return jobs.submit_file(path, user_id=user, source=JobSource.DASHBOARD, options=options).id
+
+        doomed = submit(big)
+        kill_running_job(jobs, doomed, sig)
+        meanwhile = submit(small)
+        crashed = wait_for(jobs, doomed)
+        after = submit(small)
+        assert wait_for(jobs, meanwhile).status == JobStatus.SUCCEEDED
+        finished = wait_for(jobs, after)
+        assert client.get("/healthz").status_code == 200
+
+    assert (crashed.status, crashed.error_kind) == (JobStatus.FAILED, "crashed")
+    assert sig.name in crashed.error_message and "stopped unexpectedly" in crashed.error_message
+    assert "Traceback" not in crashed.error_message and "\n" not in crashed.error_message
+    assert finished.status == JobStatus.SUCCEEDED, finished.error_message
+    assert crashed.output_key is None
+    with settings.blob_dir.joinpath(finished.output_key).open("rb") as f:
+        assert f.read(4) == b"glTF"
+    read(settings.blob_dir / finished.output_key)
+    assert job_processes() == []
