@@ -69,7 +69,7 @@ def test_compress_journey(signed_up: Any, models: dict[str, Path], tmp_path: Pat
     page.goto("/compress")
     page.evaluate(RECORD_PROGRESS)
     source = models["textured_box.glb"]
-    page.set_input_files("#file-input", str(source))
+    drop_files(page, {source.name: source.read_bytes()})
 
     card = page.locator(DONE)
     card.wait_for(timeout=60_000)
@@ -87,8 +87,36 @@ def test_compress_journey(signed_up: Any, models: dict[str, Path], tmp_path: Pat
         str(expected.scene_before.triangles),
         str(expected.scene_after.triangles),
     ]
-    assert card.locator(".chart-row").count() >= 2  # geometry and textures at least
-    assert "Geometry" in card.locator(".bytes-chart").get_attribute("aria-label")
+    textures = card.locator(".counts tr", has_text="Textures").locator("td")
+    assert textures.all_inner_texts() == [
+        str(expected.scene_before.textures),
+        str(expected.scene_after.textures),
+    ]
+    # The bar chart: a row per category with bytes, each with its before and after figures.
+    chart = card.locator(".bytes-chart")
+    categories = {"geometry": "Geometry", "textures": "Textures", "animation": "Animation", "other": "Other"}
+    shown = 0
+    for key, label in categories.items():
+        figures = expected.as_dict()
+        before, after = figures["bytes_before"].get(key, 0), figures["bytes_after"].get(key, 0)
+        if not before and not after:
+            continue
+        shown += 1
+        row = chart.locator(".chart-row", has=page.locator(".chart-label", has_text=label))
+        assert row.locator(".chart-value").all_inner_texts() == [
+            f"Before {format_size(before)}",
+            f"After {format_size(after)}",
+        ], label
+    assert shown >= 2 and chart.locator(".chart-row").count() == shown
+    assert "Geometry" in chart.get_attribute("aria-label")
+    fidelity = card.locator(".fidelity").inner_text()
+    for label in (
+        "Largest position error",
+        "Lowest texture similarity (SSIM)",
+        "Meshopt: largest normal error",
+    ):
+        assert label in fidelity, fidelity
+    assert card.locator(".warnings").is_hidden()  # this model gives no warning
 
     # Both previews draw the model: read their pixels back.
     for view in (".view-before", ".view-after"):
@@ -115,7 +143,15 @@ def test_compress_journey(signed_up: Any, models: dict[str, Path], tmp_path: Pat
     page.wait_for_url("**/history")
     row = page.locator("table.history tbody tr")
     assert row.count() == 1
-    assert "textured_box.glb" in row.inner_text() and "Done" in row.inner_text()
+    cells = row.locator("td").all_inner_texts()
+    assert cells[0] == "textured_box.glb" and cells[2] == "Dashboard", cells
+    assert cells[3:8] == [
+        format_size(expected.input_bytes),
+        format_size(expected.output_bytes),
+        f"{saved}% smaller",
+        "Done",
+        "in 24 h",
+    ], cells
     assert row.get_by_role("link", name="Download").is_visible()
 
     page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Usage").click()
@@ -208,6 +244,28 @@ def test_a_zip_with_a_folder(signed_up: Any, models: dict[str, Path], tmp_path: 
     with page.expect_download() as info:
         card.get_by_role("link", name="Download GLB").click()
     assert info.value.suggested_filename == "chair-compressed.glb"
+
+
+def test_warnings_are_listed(signed_up: Any, tmp_path: Path) -> None:
+    """A mesh tiny next to the rest of the scene loses detail on the shared position grid; the card
+    names it in its warnings."""
+    from glbcompress.engine.reader import read
+    from glbcompress.engine.writer import write_glb
+    from tests.fixtures.quantize_models import adjacent_meshes
+
+    doc = read(adjacent_meshes(tmp_path / "adjacent.glb"))
+    right = doc.meshes[1]["primitives"][0]["attributes"]["POSITION"]
+    right.data = right.data * 5000
+    write_glb(doc, tmp_path / "far apart.glb")
+    page = signed_up
+    page.goto("/compress")
+    page.set_input_files("#file-input", str(tmp_path / "far apart.glb"))
+    card = page.locator(DONE)
+    card.wait_for(timeout=60_000)
+    warnings = card.locator(".warnings")
+    assert warnings.get_by_role("heading", name="Warnings").is_visible()
+    (text,) = warnings.locator("li").all_inner_texts()
+    assert text.startswith("Meshes Left are small next to the scene") and "position_grid='mesh'" in text
 
 
 def test_bad_files_are_explained(signed_up: Any, models: dict[str, Path]) -> None:

@@ -440,10 +440,27 @@ def test_three_js_is_served_by_us(client: TestClient) -> None:
 
 def test_help_covers_viewers_and_extensions(client: TestClient) -> None:
     page = client.get("/help").text
-    for word in ("three.js", "Babylon.js", "model-viewer", "Unity", "Unreal", "Godot", "Blender"):
-        assert word in page, word
-    for word in ("Draco", "Meshopt", "KTX2", "WebP", "AVIF", "How compression works", "Getting help"):
-        assert word in page, word
+    for heading in ("How compression works", "Which viewers read what", "What to choose", "Getting help"):
+        assert re.search(rf"<h2 id=\"[a-z-]+\">{heading}", page), heading
+    # The support matrix: a column per extension, a row per viewer, an answer in every cell.
+    table = page.split('<table class="support">')[1].split("</table>")[0]
+    columns = re.findall(r'<th scope="col">([^<]*)</th>', table)
+    for extension in ("Draco", "Meshopt", "KTX2", "WebP", "AVIF"):
+        assert any(c.startswith(extension) for c in columns), extension
+    rows = re.findall(r'<tr><th scope="row">([^<]*)</th>(.*?)</tr>', table)
+    for engine in ("three.js", "Babylon.js", "&lt;model-viewer&gt;", "Unity", "Unreal", "Godot", "Blender"):
+        matching = [cells for name, cells in rows if name.startswith(engine)]
+        assert matching, engine
+        assert all(
+            len(re.findall(r"<td class=\"(yes|no|partly)\">", c)) == len(columns) - 1 for c in matching
+        )
+    # What to choose: every engine named in an entry of the list.
+    choices = " ".join(
+        re.findall(r"<dt>([^<]*)</dt>", page.split('<dl class="choices">')[1].split("</dl>")[0])
+    )
+    for engine in ("three.js", "Babylon.js", "model-viewer", "Unity", "Unreal", "Godot", "Blender"):
+        assert engine in choices, engine
+    assert "contact the administrator" in page
 
 
 def test_figures_for_people() -> None:

@@ -14,6 +14,16 @@ import { KTX2Loader } from "/vendor/three/examples/jsm/loaders/KTX2Loader.js";
 const LIBS = "/vendor/three/examples/jsm/libs";
 const LOCAL = `${location.origin}/__local__/`;
 const MAX_PREVIEW_ZIP = 512 * 1024 * 1024;
+const LOAD_TIMEOUT_MS = 120_000;
+
+/** The promise, or a rejection once `ms` have passed (a decoder worker that dies never answers). */
+function withTimeout(promise, ms) {
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error("it took too long to load")), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
 
 let draco = null;
 function dracoLoader() {
@@ -208,14 +218,18 @@ export class Comparison {
   async load(before, afterUrl) {
     const [paneBefore, paneAfter] = this.panes;
     const results = await Promise.allSettled([
-      (async () => {
-        const source = await originalSource(before);
-        const local = localFiles(source.files);
-        this.cleanup.push(local.revoke);
-        return paneBefore.load(LOCAL + source.main.split("/").map(encodeURIComponent).join("/"), local.resolve);
-      })(),
-      paneAfter.load(afterUrl),
+      withTimeout(
+        (async () => {
+          const source = await originalSource(before);
+          const local = localFiles(source.files);
+          this.cleanup.push(local.revoke);
+          return paneBefore.load(LOCAL + source.main.split("/").map(encodeURIComponent).join("/"), local.resolve);
+        })(),
+        LOAD_TIMEOUT_MS,
+      ),
+      withTimeout(paneAfter.load(afterUrl), LOAD_TIMEOUT_MS),
     ]);
+    if (this.disposed) return;
     const problems = [];
     results.forEach((result, i) => {
       const pane = this.panes[i];
