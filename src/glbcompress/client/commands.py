@@ -118,6 +118,10 @@ def read_api_key(key_file: Path | None) -> str:
 # --- running -------------------------------------------------------------------------------------
 
 
+class _Interrupted(Exception):
+    """Raised from a progress callback to stop a file's transfer or wait (Ctrl-C)."""
+
+
 def compress_all(
     client: Client,
     tasks: Sequence[Any],
@@ -128,20 +132,29 @@ def compress_all(
     on_progress: Callable[[int, Progress | None], None] | None = None,
 ) -> list[Outcome]:
     """Compress every planned task (``batch.Task``) on the server, ``concurrency`` at a time; one
-    Outcome per task, in order. A failure in STOPS_THE_BATCH skips the files not yet sent."""
+    Outcome per task, in order. A failure in STOPS_THE_BATCH skips the files not yet sent; an
+    interruption (Ctrl-C) stops the files in flight at their next chunk or poll."""
     from concurrent.futures import ThreadPoolExecutor
 
     stop: list[Outcome] = []
     lock = threading.Lock()
+    interrupted = threading.Event()
 
     def one(index: int) -> Outcome:
         task = tasks[index]
         if task.refused:
             return Outcome(task.src, task.dst, code=EXIT_REFUSED, kind=task.kind, message=task.refused)
         with lock:
-            if stop:
-                return Outcome(task.src, task.dst, code=stop[0].code, kind="not-sent", message="not sent")
-        report = (lambda p: on_progress(index, p)) if on_progress else None
+            if stop or interrupted.is_set():
+                code = stop[0].code if stop else EXIT_SERVICE
+                return Outcome(task.src, task.dst, code=code, kind="not-sent", message="not sent")
+
+        def report(event: Progress) -> None:
+            if interrupted.is_set():
+                raise _Interrupted
+            if on_progress:
+                on_progress(index, event)
+
         started = time.monotonic()
         try:
             result = client.compress(
@@ -152,6 +165,8 @@ def compress_all(
             if isinstance(exc, STOPS_THE_BATCH):
                 with lock:
                     stop.append(outcome)
+        except _Interrupted:
+            outcome = Outcome(task.src, task.dst, code=EXIT_SERVICE, kind="not-sent", message="interrupted")
         else:
             outcome = Outcome(task.src, task.dst, result, seconds=time.monotonic() - started)
         finally:
@@ -159,8 +174,16 @@ def compress_all(
                 on_progress(index, None)
         return outcome
 
-    with ThreadPoolExecutor(max(1, min(concurrency, len(tasks)))) as pool:
-        return list(pool.map(one, range(len(tasks))))
+    pool = ThreadPoolExecutor(max(1, min(concurrency, len(tasks))), thread_name_prefix="remote")
+    try:
+        futures = [pool.submit(one, i) for i in range(len(tasks))]
+        return [future.result() for future in futures]
+    except BaseException:
+        interrupted.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        pool.shutdown()
 
 
 def _failure(src: Path, dst: Path | None, exc: ClientError) -> Outcome:
