@@ -346,7 +346,8 @@ def test_history_pages(client: TestClient, models: dict[str, Path]) -> None:
 def test_usage_per_day_source_and_key(client: TestClient, models: dict[str, Path]) -> None:
     services = client.app.state.services
     db, uid = services.db, user_id(client)
-    key = api_keys.create_key(db, uid, "ci").row
+    new_key = api_keys.create_key(db, uid, "ci")
+    key = new_key.row
     glb = models["textured_box.glb"]
     jobs = [
         services.jobs.submit_file(glb, user_id=uid, source=JobSource.DASHBOARD),
@@ -382,7 +383,27 @@ def test_usage_per_day_source_and_key(client: TestClient, models: dict[str, Path
     )
     assert f'<td class="num">{format_size(3 * saved)}</td></tr>' in page
     key_row = re.search(r'<tr class="key-row"><th scope="row">ci <code.*?</tr>', page, re.S)
-    assert key_row and '<td class="num">2</td>' in key_row.group(0)
+    assert key_row
+    assert re.findall(r'<td class="num">([^<]*)</td>', key_row.group(0)) == [
+        "0",
+        "2",
+        "0",
+        format_size(2 * saved),
+    ]
+
+    # Requests with the key: the Usage page counts them as the API Keys page does (including
+    # those this process has not written to the database yet).
+    for _ in range(3):
+        assert (
+            client.get("/v1/account", headers={"Authorization": f"Bearer {new_key.key}"}).status_code == 200
+        )
+    key_row = re.search(
+        r'<tr class="key-row"><th scope="row">ci <code.*?</tr>', client.get("/usage").text, re.S
+    )
+    assert key_row and re.findall(r'<td class="num">([^<]*)</td>', key_row.group(0))[:2] == ["3", "2"]
+    keys_page = client.get("/keys").text
+    assert re.search(r'<td class="num key-requests">3</td>', keys_page)
+    assert re.search(rf'<td class="num key-saved">{re.escape(format_size(2 * saved))}</td>', keys_page)
     assert page.count('<rect class="bar"') == 60  # 30 days, two charts
     assert f"{(now.date() - timedelta(days=3)).isoformat()}: 1" in page
 
