@@ -31,7 +31,7 @@ from ..settings import Settings
 from ..storage import make_storage
 from . import store
 from .celery_app import Dispatcher
-from .local import LocalQueue
+from .local import LocalQueue, process_context
 from .runner import DEFAULT_TASK
 
 log = logging.getLogger("glbcompress.jobs")
@@ -87,6 +87,12 @@ class JobWorker:
     # --- the monitor ---------------------------------------------------------------------------
 
     def start(self) -> None:
+        """Start the job processes' forkserver (importing the engine takes seconds, during which
+        a first job could not send heartbeats) and the monitor."""
+        import multiprocessing.forkserver
+
+        process_context()
+        multiprocessing.forkserver.ensure_running()
         self.runner.recover()
         self._monitor = threading.Thread(target=self._watch, name="glbcompress-jobs-monitor", daemon=True)
         self._monitor.start()
