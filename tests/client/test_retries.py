@@ -11,7 +11,7 @@ from email.utils import formatdate
 
 import pytest
 
-from glbcompress.client import Client, ConnectionFailed, RateLimited, ServerError
+from glbcompress.client import ApiError, Client, ConnectionFailed, RateLimited, ServerError
 from glbcompress.client.retry import RetryPolicy, parse_retry_after
 
 from .scripted_server import Reply, ScriptedServer
@@ -145,3 +145,22 @@ def test_parse_retry_after() -> None:
     now = time.time()
     assert parse_retry_after(formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
     assert parse_retry_after(formatdate(now - 30, usegmt=True), now=now) == 0.0
+
+
+def test_a_redirect_or_an_answer_that_is_not_json_is_a_clear_error(tmp_path) -> None:
+    model = tmp_path / "m.glb"
+    model.write_bytes(b"glTF" + bytes(100))
+    replies = [
+        Reply(301, b"", {"Location": "https://glb.example.com/v1/account"}),
+        Reply(200, b"<html>a web page</html>", {"Content-Type": "text/html"}),
+        Reply(200, b"<html>a web page</html>", {"Content-Type": "text/html"}),
+    ]
+    with ScriptedServer(replies) as server:
+        client, _ = client_for(server.url)
+        with pytest.raises(ApiError, match=r"redirect .*https://glb\.example\.com/v1/account"):
+            client.account()
+        with pytest.raises(ApiError, match="not JSON: is the base URL a glbcompress server"):
+            client.account()
+        with pytest.raises(ApiError, match="not a GLB"):
+            client.compress(model, tmp_path / "out.glb")
+    assert not (tmp_path / "out.glb").exists()

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .errors import ConfigurationError, WaitTimeout, from_job_error
+from .errors import ApiError, ConfigurationError, WaitTimeout, from_job_error
 from .models import Job, Progress, Result
 from .retry import RetryPolicy
 from .upload import prepare
@@ -120,9 +120,16 @@ class Client:
         if response.status_code == 202:
             response.read()
             response.close()
-            job = Job.from_json(response.json())
+            job = Job.from_json(self._http.json(response))
             job = self.wait(job, timeout=timeout, progress=progress, file=source)
             return self.result(job, dest, progress=progress, file=source)
+        if not response.headers.get("content-type", "").startswith("model/gltf-binary"):
+            response.close()
+            raise ApiError(
+                f"The answer from {self.base_url} to POST /v1/compress is not a GLB: is the base URL a "
+                "glbcompress server?",
+                status=response.status_code,
+            )
         size = self._http.download(
             "POST", "/v1/compress", dest, _download_reporter(progress, source), response=response
         )
@@ -151,11 +158,11 @@ class Client:
         response = self._http.request(
             "POST", "/v1/jobs", body=body, on_sent=_upload_reporter(progress, source)
         )
-        return Job.from_json(response.json())
+        return Job.from_json(self._http.json(response))
 
     def job(self, job: JobRef) -> Job:
         """The job's current state."""
-        return Job.from_json(self._http.request("GET", f"/v1/jobs/{_job_id(job)}").json())
+        return Job.from_json(self._http.json(self._http.request("GET", f"/v1/jobs/{_job_id(job)}")))
 
     def wait(
         self,
@@ -223,7 +230,7 @@ class Client:
         params: dict[str, Any] | None = {"limit": page_size, **({"status": status} if status else {})}
         path: str | None = "/v1/jobs"
         while path:
-            data = self._http.request("GET", path, params=params).json()
+            data = self._http.json(self._http.request("GET", path, params=params))
             for item in data.get("items", []):
                 yield Job.from_json(item)
             path, params = data.get("next"), None  # the next page's path carries its query
@@ -232,21 +239,25 @@ class Client:
         """Cancel a job that has not finished (returns it, now canceled), or delete a finished
         one with its files (returns None)."""
         response = self._http.request("DELETE", f"/v1/jobs/{_job_id(job)}")
-        return Job.from_json(response.json()) if response.status_code == 200 and response.content else None
+        return (
+            Job.from_json(self._http.json(response))
+            if response.status_code == 200 and response.content
+            else None
+        )
 
     # --- the account -----------------------------------------------------------------------------
 
     def presets(self) -> dict[str, Any]:
         """The server's presets and its option schema (names, types, ranges, defaults)."""
-        return self._http.request("GET", "/v1/presets").json()
+        return self._http.json(self._http.request("GET", "/v1/presets"))
 
     def usage(self) -> dict[str, Any]:
         """Usage of the account, and per API key."""
-        return self._http.request("GET", "/v1/usage").json()
+        return self._http.json(self._http.request("GET", "/v1/usage"))
 
     def account(self) -> dict[str, Any]:
         """The account and the API key in use (the cheapest check that a key works)."""
-        return self._http.request("GET", "/v1/account").json()
+        return self._http.json(self._http.request("GET", "/v1/account"))
 
 
 # --- helpers -------------------------------------------------------------------------------------

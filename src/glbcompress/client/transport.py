@@ -86,6 +86,15 @@ class Transport:
                     attempt += 1
                     continue
                 raise ConnectionFailed(self._connection_message(exc)) from None
+            if 300 <= response.status_code < 400:
+                self._read(response)
+                location = response.headers.get("location", "")
+                raise ApiError(
+                    f"The server answered with a redirect (HTTP {response.status_code}) to {location or '?'}: "
+                    "give that address as the base URL.",
+                    status=response.status_code,
+                    request_id=response.headers.get("x-request-id"),
+                )
             if response.status_code < 400:
                 if not stream:
                     self._read(response)
@@ -122,6 +131,17 @@ class Transport:
                 attempt += 1
             finally:
                 current.close()
+
+    def json(self, response: httpx2.Response) -> Any:
+        """A success response's JSON; an ApiError when it is not JSON (not a glbcompress server)."""
+        try:
+            return response.json()
+        except ValueError:
+            raise ApiError(
+                f"The answer from {self.base_url} to {response.request.method} {response.request.url.path} is "
+                "not JSON: is the base URL a glbcompress server?",
+                status=response.status_code,
+            ) from None
 
     def error(self, response: httpx2.Response, retry_after: float | None = None) -> ApiError:
         """The exception an error response stands for."""
