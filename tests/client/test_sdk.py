@@ -14,6 +14,7 @@ from glbcompress.client import (
     FileTooLarge,
     InvalidModel,
     InvalidOptions,
+    InvalidSignature,
     Job,
     LocalFileError,
     NotFound,
@@ -21,11 +22,13 @@ from glbcompress.client import (
     RateLimited,
     Unauthorized,
     UnsupportedExtension,
+    verify_webhook,
 )
 from glbcompress.engine.reader import read
 from glbcompress.service.auth.key_rate_limit import KeyRateLimit
 
 from .conftest import Live
+from .scripted_server import Reply, ScriptedServer
 
 GLB_MAGIC = b"glTF"
 
@@ -181,3 +184,28 @@ def test_the_servers_rate_limit_is_waited_out(live: Live) -> None:
         for _ in range(3):
             impatient.account()
     assert caught.value.retry_after is not None and 0 < caught.value.retry_after <= 2
+
+
+def test_a_webhook_delivery_checked_with_the_sdk(serve, models: dict[str, Path]) -> None:
+    live = serve(webhook_allow_private=True)
+    client = Client(api_key=live.key, base_url=live.url, poll_interval=0.2)
+    secret = client.webhook_secret()
+    assert secret.startswith("whsec_")
+    with ScriptedServer([Reply(200, b"")]) as receiver:
+        job = client.submit(models["glb"], callback_url=f"{receiver.url}/hooks/glb")
+        client.wait(job, timeout=60)
+        deadline = time.monotonic() + 30
+        while not receiver.requests and time.monotonic() < deadline:
+            time.sleep(0.1)
+    (delivery,) = receiver.requests
+    assert delivery.path == "/hooks/glb"
+    event = verify_webhook(secret, delivery.headers, delivery.body)
+    assert event["type"] == "job.succeeded" and Job.from_json(event["data"]).id == job.id
+    with pytest.raises(InvalidSignature, match="does not match"):
+        verify_webhook(secret, delivery.headers, delivery.body.replace(b"succeeded", b"failed"))
+    with pytest.raises(InvalidSignature, match="does not match"):
+        verify_webhook("whsec_" + "A" * 44, delivery.headers, delivery.body)
+    with pytest.raises(InvalidSignature, match="away from now"):
+        verify_webhook(secret, delivery.headers, delivery.body, now=time.time() + 3600)
+    with pytest.raises(InvalidSignature, match="missing"):
+        verify_webhook(secret, {}, delivery.body)

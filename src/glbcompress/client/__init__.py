@@ -42,6 +42,8 @@ from .errors import (
     WaitTimeout,
 )
 from .models import Job, Progress, Result
+from .webhooks import InvalidSignature
+from .webhooks import verify as verify_webhook
 
 if TYPE_CHECKING:
     from .client import Client
@@ -60,6 +62,7 @@ __all__ = [
     "InvalidModel",
     "InvalidOptions",
     "InvalidRequest",
+    "InvalidSignature",
     "Job",
     "JobFailed",
     "JobNotFinished",
@@ -77,6 +80,7 @@ __all__ = [
     "UnsupportedModel",
     "ValidationFailed",
     "WaitTimeout",
+    "verify_webhook",
 ]
 
 

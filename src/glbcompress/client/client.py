@@ -255,6 +255,11 @@ class Client:
         """Usage of the account, and per API key."""
         return self._http.json(self._http.request("GET", "/v1/usage"))
 
+    def webhook_secret(self) -> str:
+        """The ``whsec_`` secret that signs this account's webhook deliveries (check them with
+        ``glbcompress.client.verify_webhook``)."""
+        return str(self._http.json(self._http.request("GET", "/v1/webhooks/secret"))["secret"])
+
     def account(self) -> dict[str, Any]:
         """The account and the API key in use (the cheapest check that a key works)."""
         return self._http.json(self._http.request("GET", "/v1/account"))
