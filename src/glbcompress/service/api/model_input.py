@@ -129,12 +129,8 @@ async def submit(request: Request, caller: Caller, params: UploadParams) -> Job:
 
 async def _submit_raw(request: Request, caller: Caller, params: UploadParams) -> Job:
     s = services(request)
-    if _media_type(request) == "application/x-www-form-urlencoded":
-        raise of_kind(
-            "invalid-request",
-            "A form without a file was sent: send the model as the raw body, or as multipart/form-data "
-            "with the model as the 'file' part.",
-        )
+    # Any other Content-Type is the model's bytes as they are (curl --data-binary sends its
+    # default, application/x-www-form-urlencoded): the file name says what the model is.
     filename = clean_filename(params.filename or DEFAULT_NAMES.get(_media_type(request), "model.glb"))
     refusal = unsupported_type(filename)
     if refusal:

@@ -23,15 +23,8 @@ class Section:
     meanwhile: str = ""
 
 
-SECTIONS = {
-    "api-docs": Section(
-        "api-docs",
-        "API docs",
-        "How to call the REST API: authentication with an API key, every endpoint, request and "
-        "response formats, errors and limits, with examples in curl, Python and JavaScript.",
-        "This page is not built yet; the API comes with it.",
-    ),
-}
+SECTIONS: dict[str, Section] = {}
+"""Sections whose page is not built yet (none at the moment)."""
 
 
 def _retention(hours: float) -> str:
