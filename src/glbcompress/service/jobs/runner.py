@@ -81,6 +81,7 @@ def child_main(
 ) -> None:
     """The job process's entry point."""
     _die_with_parent()
+    _leave_stopping_to_the_supervisor()
     _limit(limits)
     from glbcompress.engine.errors import EngineError
 
@@ -106,6 +107,14 @@ def _limit(limits: ResourceLimits) -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _leave_stopping_to_the_supervisor() -> None:
+    """Ignore Ctrl-C and SIGTERM sent to the whole process group (a terminal, systemd without
+    KillMode=mixed): the supervisor decides whether the job finishes or is handed back, and kills
+    this process itself (SIGKILL) when it must stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _die_with_parent() -> None:
