@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import pipeline
+from . import lods, pipeline
 from .errors import EngineError, InvalidModel, InvalidOptions, LimitExceeded, UnsupportedModel
 from .limits import DEFAULT_LIMITS, Limits
 from .options import Options, schema
@@ -61,9 +61,12 @@ def compress(
 
     dst is replaced only once the new file is complete, so a failed run leaves no partial file
     and dst may even be src. Raises InvalidModel, UnsupportedModel, LimitExceeded or
-    InvalidOptions (all EngineError) with a message meant for the user.
+    InvalidOptions (all EngineError) with a message meant for the user. With ``lods`` and
+    ``lod_files``, dst holds the highest level and ``<dst stem>.lod1.glb``... the lower ones.
     """
     chosen = options_for(options, preset)
+    if lods.wants_files(chosen):  # several files, each written as below
+        return lods.compress_lod_files(src, dst, chosen, progress, limits)
     dst = Path(dst)
     partial = dst.with_name(f".{dst.name}.{os.urandom(4).hex()}.part")
     try:

@@ -48,6 +48,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..document import Accessor, Document
+from ..errors import InvalidOptions
 from ..surface import Surface, hausdorff
 from .vertex_streams import (
     TRIANGLES,
@@ -122,6 +123,24 @@ class SimplifyOptions:
             "and texture settings, overriding simplify_ratio and simplify_error"
         },
     )
+    lods: str = field(
+        default="",
+        metadata={
+            "help": "levels of detail: comma-separated triangle ratios, highest first (e.g. "
+            "'1,0.5,0.25'), in one GLB with MSFT_lod (or separate files with lod_files); "
+            "replaces simplify_ratio"
+        },
+    )
+    lod_files: bool = field(
+        default=False,
+        metadata={"help": "write each level of detail to its own GLB (OUT, OUT.lod1.glb, ...)"},
+    )
+
+    def __post_init__(self) -> None:
+        from ..lods import lod_ratios  # checks the list, raising InvalidOptions naming the problem
+
+        if len(lod_ratios(self.lods)) > 1 and self.target_size_mb > 0:
+            raise InvalidOptions("lods and target_size_mb cannot be combined: choose one.")
 
 
 DEFAULTS = SimplifyOptions()
@@ -129,7 +148,12 @@ DEFAULTS = SimplifyOptions()
 
 def simplify(doc: Document, options: SimplifyOptions = DEFAULTS) -> dict:
     """Simplify every mesh in place; reports triangles (and points) before and after, and the
-    measured Hausdorff distance as a fraction of the scene's diagonal."""
+    measured Hausdorff distance as a fraction of the scene's diagonal. With ``lods``, adds the
+    lower levels of detail too (see engine/lods.py)."""
+    if options.lods:
+        from ..lods import simplify_levels
+
+        return simplify_levels(doc, options)
     return _Run(doc, options).apply()
 
 
@@ -450,14 +474,15 @@ class _Run:
         self.counts: Counter[str] = Counter()
         self.fidelity: dict[str, float] = {}
 
-    def apply(self) -> dict:
+    def apply(self, meshes: list[dict] | None = None, scale: SceneScale | None = None) -> dict:
+        """Simplify the given meshes (default: all), measured against the scene's scale."""
         if self.options.simplify_ratio >= 1:
             return {}
         from ..codecs import simplifier
 
         self.lib = simplifier
-        self.scale = SceneScale.of(self.doc)
-        for mesh in self.doc.meshes:
+        self.scale = scale or SceneScale.of(self.doc)
+        for mesh in self.doc.meshes if meshes is None else meshes:
             self._mesh(mesh)
         place_new_accessors(self.doc, self.pairs)
         return self._report()
