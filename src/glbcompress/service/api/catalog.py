@@ -55,7 +55,12 @@ def catalog() -> Catalog:
     )
 
 
-@router.get("/presets", response_model=Catalog, responses=problems.responses(401, 429))
+@router.get(
+    "/presets",
+    summary="Presets and the option schema",
+    response_model=Catalog,
+    responses=problems.responses(401, 429),
+)
 def list_presets(caller: ApiKeyAuth) -> Catalog:
     """The presets (lossless, balanced, max) with the option values each stands for, and the
     schema of every option a job may override."""

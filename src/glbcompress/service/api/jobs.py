@@ -210,7 +210,9 @@ def _page_url(limit: int, offset: int, status: str | None) -> str:
     return f"/v1/jobs?limit={limit}&offset={offset}" + (f"&status={status}" if status else "")
 
 
-@router.get("/jobs", response_model=JobPage, responses=problems.responses(401, 422, 429))
+@router.get(
+    "/jobs", summary="List your jobs", response_model=JobPage, responses=problems.responses(401, 422, 429)
+)
 def list_jobs(
     request: Request,
     caller: ApiKeyAuth,
@@ -240,7 +242,12 @@ def list_jobs(
     )
 
 
-@router.get("/jobs/{job_id}", response_model=JobOut, responses=problems.responses(401, 404, 429))
+@router.get(
+    "/jobs/{job_id}",
+    summary="A job's status",
+    response_model=JobOut,
+    responses=problems.responses(401, 404, 429),
+)
 def get_job(request: Request, caller: ApiKeyAuth, job_id: JobId) -> JobOut:
     """The job's status, progress, report (when succeeded) or error (when failed)."""
     s = services(request)
@@ -249,6 +256,7 @@ def get_job(request: Request, caller: ApiKeyAuth, job_id: JobId) -> JobOut:
 
 @router.get(
     "/jobs/{job_id}/result",
+    summary="Download a job's result",
     response_class=Response,
     responses={200: GLB_RESPONSE, **problems.responses(401, 404, 409, 410, 429)},
 )
@@ -261,6 +269,7 @@ async def job_result(request: Request, caller: ApiKeyAuth, job_id: JobId) -> Res
 
 @router.delete(
     "/jobs/{job_id}",
+    summary="Cancel or delete a job",
     response_model=JobOut,
     responses={
         200: {"description": "The job was queued or running and is now canceled."},

@@ -71,7 +71,9 @@ def _figures(f: usage.Figures) -> dict[str, int]:
     }
 
 
-@router.get("/usage", response_model=Usage, responses=problems.responses(401, 422, 429))
+@router.get(
+    "/usage", summary="Usage figures", response_model=Usage, responses=problems.responses(401, 422, 429)
+)
 def account_usage(
     request: Request,
     caller: ApiKeyAuth,

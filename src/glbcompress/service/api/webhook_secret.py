@@ -19,7 +19,12 @@ class WebhookSecret(BaseModel):
     """whsec_ + base64: HMAC-SHA256 key (the base64 part, decoded) of the Standard Webhooks scheme."""
 
 
-@router.get("/webhooks/secret", response_model=WebhookSecret, responses=problems.responses(401, 429))
+@router.get(
+    "/webhooks/secret",
+    summary="The webhook signing secret",
+    response_model=WebhookSecret,
+    responses=problems.responses(401, 429),
+)
 def webhook_secret(request: Request, response: Response, caller: ApiKeyAuth) -> WebhookSecret:
     """The secret that signs this account's webhook deliveries."""
     response.headers["Cache-Control"] = "no-store"
