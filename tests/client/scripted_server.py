@@ -23,6 +23,8 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     hang_up: bool = False
     """Close the connection without answering (after reading the request)."""
+    delay: float = 0.0
+    """Seconds to wait before answering."""
 
 
 @dataclass
@@ -59,6 +61,7 @@ class ScriptedServer:
                     )
                 )
                 reply = owner.replies.pop(0) if owner.replies else Reply(500, b"script exhausted")
+                time.sleep(reply.delay)
                 if reply.hang_up:
                     self.close_connection = True
                     return

@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from tests.fixtures.cli_models import large_textured_box, model_tree
 from tests.fixtures.models import textured_box
 
 from .conftest import Live
+from .scripted_server import Reply, ScriptedServer
 
 COMMAND = shutil.which("glbcompress", path=str(Path(sys.executable).parent))
 
@@ -168,3 +171,30 @@ def test_start_up_does_not_load_the_http_library(code: str) -> None:
     script = f"{code}\nimport sys\nprint(sorted(m for m in sys.modules if m.startswith(('httpx', 'rich'))))"
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_ctrl_c_stops_at_once_even_while_waiting_for_the_server(tmp_path: Path) -> None:
+    if COMMAND is None:
+        pytest.skip("the glbcompress command is not installed (pip install -e .)")
+    for i in range(3):
+        textured_box(tmp_path / f"m{i}.glb")
+    with ScriptedServer([Reply(200, b"", delay=60)] * 3) as server:
+        env = {**os.environ, "GLBCOMPRESS_API_KEY": "glbc_whatever"}
+        process = subprocess.Popen(
+            [COMMAND, "remote", "compress", tmp_path, "--server", server.url, "-c", "2"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        deadline = time.monotonic() + 60
+        while len(server.requests) < 2 and time.monotonic() < deadline:  # two uploads in, both waiting
+            time.sleep(0.05)
+        assert len(server.requests) == 2
+        interrupted = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=30)
+    assert time.monotonic() - interrupted < 10
+    assert process.returncode == 130, stderr
+    assert stderr.decode().strip().splitlines()[-1] == "glbcompress: interrupted"
+    assert b"Traceback" not in stderr
+    assert len(server.requests) == 2  # the third file was never sent

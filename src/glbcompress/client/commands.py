@@ -134,8 +134,6 @@ def compress_all(
     """Compress every planned task (``batch.Task``) on the server, ``concurrency`` at a time; one
     Outcome per task, in order. A failure in STOPS_THE_BATCH skips the files not yet sent; an
     interruption (Ctrl-C) stops the files in flight at their next chunk or poll."""
-    from concurrent.futures import ThreadPoolExecutor
-
     stop: list[Outcome] = []
     lock = threading.Lock()
     interrupted = threading.Event()
@@ -174,16 +172,39 @@ def compress_all(
                 on_progress(index, None)
         return outcome
 
-    pool = ThreadPoolExecutor(max(1, min(concurrency, len(tasks))), thread_name_prefix="remote")
+    # Daemon threads, not a ThreadPoolExecutor: after Ctrl-C the process must not wait for a
+    # request blocked on the network (the interrupted flag stops the others at their next step).
+    results: list[Outcome | None] = [None] * len(tasks)
+    order = iter(range(len(tasks)))
+
+    def worker() -> None:
+        while True:
+            with lock:
+                index = next(order, None)
+            if index is None:
+                return
+            try:
+                results[index] = one(index)
+            except Exception as exc:  # a bug: reported for its file, the batch goes on
+                task = tasks[index]
+                message = f"{type(exc).__name__}: {exc}"
+                results[index] = Outcome(
+                    task.src, task.dst, code=EXIT_SERVICE, kind="internal-error", message=message
+                )
+
+    threads = [
+        threading.Thread(target=worker, name=f"remote-{n}", daemon=True)
+        for n in range(max(1, min(concurrency, len(tasks))))
+    ]
+    for thread in threads:
+        thread.start()
     try:
-        futures = [pool.submit(one, i) for i in range(len(tasks))]
-        return [future.result() for future in futures]
+        for thread in threads:
+            thread.join()
     except BaseException:
         interrupted.set()
-        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    finally:
-        pool.shutdown()
+    return [outcome for outcome in results if outcome is not None]
 
 
 def _failure(src: Path, dst: Path | None, exc: ClientError) -> Outcome:
