@@ -38,11 +38,13 @@ def read(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> Document:
     data = map_file(path)
     if not len(data):
         raise InvalidModel(f"{path.name}: the file is empty.")
+    size = len(data)
     if bytes(data[:4]) == GLB_MAGIC:
         gltf, bin_chunk = parse_glb(data, limits)
     else:
         gltf, bin_chunk = parse_json(data, limits), None
-    doc, stats = _build(gltf, bin_chunk, path.parent, limits, len(data))
+    del data  # a .gltf's text is parsed: unmap it (a GLB's BIN chunk keeps its own view)
+    doc, stats = _build(gltf, bin_chunk, path.parent, limits, size)
     doc.info["input_bytes"] = stats.total
     doc.info["limits"] = limits  # passes that decode more (images) check against the same limits
     doc.info["input_breakdown"] = stats
@@ -95,17 +97,16 @@ def parse_json(data: memoryview | bytes, limits: Limits) -> dict:
     """Parse glTF JSON with bounds on size and nesting."""
     if len(data) > limits.max_json_bytes:
         raise LimitExceeded(f"The glTF JSON is {len(data)} bytes; the limit is {limits.max_json_bytes}.")
-    raw = bytes(data)
-    head = raw[:512].lstrip()
+    head = bytes(data[:512]).lstrip()
     if head[:1] == b"<":
         raise InvalidModel("This is an HTML or XML page, not a glTF model (was a web page saved instead?).")
     if head[:1] != b"{":
         raise InvalidModel("This is not a glTF model: it is neither a GLB file nor glTF JSON.")
     try:
-        text = raw.decode("utf-8-sig")
+        text = str(data, "utf-8-sig")  # straight from the (mapped) bytes: no extra copy
     except UnicodeDecodeError as exc:
         raise InvalidModel(f"The glTF JSON is not valid UTF-8 (byte {exc.start}).") from exc
-    _check_depth(raw, limits.max_json_depth)
+    _check_depth(data, limits.max_json_depth)
     try:
         gltf = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -123,15 +124,27 @@ def _reject_constant(name: str) -> Any:
     raise InvalidModel(f"The glTF JSON contains {name}, which JSON does not allow.")
 
 
-def _check_depth(raw: bytes, max_depth: int) -> None:
+_BRACKET_STEP = np.zeros(256, np.int8)
+_BRACKET_STEP[[ord("{"), ord("[")]] = 1
+_BRACKET_STEP[[ord("}"), ord("]")]] = -1
+_DEPTH_CHUNK = 1 << 22
+
+
+def _check_depth(raw: memoryview | bytes, max_depth: int) -> None:
     """Refuse JSON nested deeper than max_depth without recursing (brackets inside strings count
-    too, which can only make the check stricter for pathological names)."""
+    too, which can only make the check stricter for pathological names). Scanned in chunks so a
+    large JSON (a big data URI) costs a few megabytes here, not several copies of itself."""
     chars = np.frombuffer(raw, dtype=np.uint8)
-    opens = (chars == ord("{")) | (chars == ord("["))
-    brackets = np.flatnonzero(opens | (chars == ord("}")) | (chars == ord("]")))
-    depth = np.where(opens[brackets], 1, -1).cumsum()
-    if len(depth) and int(depth.max()) > max_depth:
-        raise LimitExceeded(f"The glTF JSON is nested more than {max_depth} levels deep.")
+    depth = 0
+    for start in range(0, len(chars), _DEPTH_CHUNK):
+        steps = _BRACKET_STEP[chars[start : start + _DEPTH_CHUNK]]
+        steps = steps[steps != 0]
+        if not steps.size:
+            continue
+        running = np.cumsum(steps, dtype=np.int64) + depth
+        if int(running.max()) > max_depth:
+            raise LimitExceeded(f"The glTF JSON is nested more than {max_depth} levels deep.")
+        depth = int(running[-1])
 
 
 def _list(gltf: dict, key: str) -> list:

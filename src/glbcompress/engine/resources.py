@@ -23,18 +23,24 @@ SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 
 def read_data_uri(uri: str, limits: Limits, where: str) -> tuple[bytes, str]:
     """(bytes, media type) of a data: URI."""
-    header, sep, payload = uri[5:].partition(",")
-    if not sep:
+    comma = uri.find(",", 5)
+    if comma < 0:
         raise InvalidModel(f"{where}: malformed data URI (no comma).")
+    header = uri[5:comma]
     media_type = header.split(";")[0] or "text/plain"
-    # base64 is 4 characters per 3 bytes: refuse before decoding anything too large.
-    if len(payload) * 3 // 4 > limits.max_data_uri_bytes:
-        raise LimitExceeded(f"{where}: its data URI holds more than {limits.max_data_uri_bytes} bytes.")
+    # base64 is 4 characters per 3 bytes: refuse before decoding (or even copying) anything too large.
+    if (len(uri) - comma - 1) * 3 // 4 > limits.max_data_uri_bytes:
+        raise LimitExceeded(f"{where}: its data URI holds more than {limits.max_data_uri_bytes:,} bytes.")
+    payload = uri[comma + 1 :]
     if header.endswith(";base64"):
         try:
-            return base64.b64decode(payload, validate=False), media_type
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidModel(f"{where}: its data URI is not valid base64.") from exc
+            return base64.b64decode(payload, validate=True), media_type
+        except (binascii.Error, ValueError):
+            # Line breaks and spaces are tolerated (some writers wrap base64); anything else is not.
+            try:
+                return base64.b64decode("".join(payload.split()), validate=True), media_type
+            except (binascii.Error, ValueError) as exc:
+                raise InvalidModel(f"{where}: its data URI is not valid base64.") from exc
     return unquote(payload).encode("latin-1", "replace"), media_type
 
 
