@@ -341,3 +341,43 @@ def test_usage_agrees_with_the_dashboard(api: Api, models: dict[str, Path]) -> N
 
     (row,) = api_keys.list_keys(s.db, user_id)
     assert key["requests"] == s.key_activity.figures(row)[0] - 1 > 0
+
+
+def test_declared_oversize_is_refused_before_the_body_is_sent(tmp_path: Path) -> None:
+    """413 from Content-Length alone: the client has sent no byte of the body when it is answered."""
+    import socket
+
+    from glbcompress.service.app import create_app
+    from glbcompress.service.auth import accounts, api_keys
+    from glbcompress.service.db import migrate
+
+    from .conftest import LiveServer
+
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite'}", max_upload_mb=1)
+    migrate.upgrade(settings.database_url)
+    app = create_app(settings)
+    db = app.state.services.db
+    key = api_keys.create_key(
+        db, accounts.create_user(db, "ada@example.com", "correct horse battery").id, "k"
+    ).key
+    with LiveServer(app) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        for path, media in (
+            ("/v1/compress", "model/gltf-binary"),
+            ("/v1/jobs", "multipart/form-data; boundary=x"),
+        ):
+            with socket.create_connection((host, int(port)), timeout=10) as conn:
+                conn.sendall(
+                    f"POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\n"
+                    f"Content-Type: {media}\r\nContent-Length: {10 * 1024**3}\r\n\r\n".encode()
+                )
+                answer = b""
+                while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 413"), head
+            assert b"application/problem+json" in head and b"connection: close" in head.lower()
+            assert json.loads(body)["type"] == "urn:glbcompress:problem:file-too-large"
