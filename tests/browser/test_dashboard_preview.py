@@ -171,13 +171,17 @@ def test_preview_tools(signed_up: Any, tmp_path: Path) -> None:
     zoomed = [thumbnail(page, view) for view in (before, after)]
     assert difference(turned[1], zoomed[1]) > 1 and difference(*zoomed) < 4
 
-    # Wireframe draws the triangles' edges only: far fewer pixels than the solid surfaces.
-    solid = page.eval_on_selector(after, DRAWN_PIXELS)["drawn"]
+    # Reset view brings the camera home: the pictures from before orbiting and zooming.
+    card.get_by_role("button", name="Reset view").click()
+    page.wait_for_timeout(100)
+    assert difference(still[1], thumbnail(page, after)) < 1
+
+    # Wireframe draws the triangles' edges only: fewer pixels than the solid surfaces, in both.
+    solid = [page.eval_on_selector(view, DRAWN_PIXELS)["drawn"] for view in (before, after)]
     card.get_by_label("Wireframe").check()
     page.wait_for_timeout(100)
-    wire = page.eval_on_selector(after, DRAWN_PIXELS)["drawn"]
-    assert 0 < wire < 0.8 * solid, (wire, solid)
+    wire = [page.eval_on_selector(view, DRAWN_PIXELS)["drawn"] for view in (before, after)]
+    assert all(0 < w < 0.8 * s for w, s in zip(wire, solid, strict=True)), (wire, solid)
     card.get_by_label("Wireframe").uncheck()
-    card.get_by_role("button", name="Reset view").click()
     page.wait_for_timeout(100)
     assert difference(still[1], thumbnail(page, after)) < 1
