@@ -152,7 +152,10 @@ def test_compress_journey(signed_up: Any, models: dict[str, Path], tmp_path: Pat
         "Done",
         "in 24 h",
     ], cells
-    assert row.get_by_role("link", name="Download").is_visible()
+    with page.expect_download() as again:  # re-downloaded from History while it is kept
+        row.get_by_role("link", name="Download").click()
+    again.value.save_as(tmp_path / "again.glb")
+    assert (tmp_path / "again.glb").read_bytes() == result.read_bytes()
 
     page.get_by_role("navigation", name="Dashboard").get_by_role("link", name="Usage").click()
     page.wait_for_url("**/usage")
