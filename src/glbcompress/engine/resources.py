@@ -19,6 +19,8 @@ from .errors import InvalidModel, LimitExceeded, UnsupportedModel
 from .limits import Limits
 
 SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
+DRIVE_RE = re.compile(r"^[A-Za-z]:([\\/]|$)")
+"""A Windows drive letter (C:/, c:\\): an absolute path, not a one-letter URI scheme."""
 
 
 def read_data_uri(uri: str, limits: Limits, where: str) -> tuple[bytes, str]:
@@ -46,6 +48,10 @@ def read_data_uri(uri: str, limits: Limits, where: str) -> tuple[bytes, str]:
 
 def resolve_path(uri: str, base: Path, where: str) -> Path:
     """The file a relative URI names, guaranteed to be inside base (the model's folder)."""
+    if DRIVE_RE.match(uri):
+        raise UnsupportedModel(
+            f"{where}: absolute path '{uri}' is not allowed; only files next to the model."
+        )
     if SCHEME_RE.match(uri):
         scheme = uri.split(":", 1)[0].lower()
         raise UnsupportedModel(
@@ -56,7 +62,7 @@ def resolve_path(uri: str, base: Path, where: str) -> Path:
     name = unquote(uri)
     if not name or "\x00" in name:
         raise InvalidModel(f"{where}: empty or malformed URI.")
-    if name.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", name):
+    if name.startswith(("/", "\\")) or DRIVE_RE.match(name):
         raise UnsupportedModel(
             f"{where}: absolute path '{name}' is not allowed; only files next to the model."
         )
