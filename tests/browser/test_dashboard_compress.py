@@ -248,6 +248,16 @@ def test_a_zip_with_a_folder(signed_up: Any, models: dict[str, Path], tmp_path: 
         card.get_by_role("link", name="Download GLB").click()
     assert info.value.suggested_filename == "chair-compressed.glb"
 
+    # The same model as a folder, through "Choose a folder…": the .gltf goes up with its file.
+    chair = tmp_path / "chair"
+    chair.mkdir()
+    (chair / "scene.gltf").write_bytes(models["interleaved.gltf"].read_bytes())
+    (chair / "box data #1.bin").write_bytes((folder / "box data #1.bin").read_bytes())
+    page.set_input_files("#folder-input", str(chair))
+    picked = card_named(page, "scene.gltf (with 1 file)")
+    picked.locator(".status-badge", has_text="Done").wait_for(timeout=60_000)
+    assert page.locator("#drop-errors").inner_text() == ""
+
 
 def test_warnings_are_listed(signed_up: Any, tmp_path: Path) -> None:
     """A mesh tiny next to the rest of the scene loses detail on the shared position grid; the card
