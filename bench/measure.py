@@ -3,7 +3,8 @@
 The result of one configuration on one model is a plain dict (it goes to the JSON file as is):
 
     {"model", "config", "tool", "ok", "error", "input_bytes", "output_bytes", "ratio",
-     "seconds", "seconds_runs", "peak_mb", "deterministic",
+     "seconds", "seconds_runs", "peak_mb", "deterministic", "triangles",
+     "budget_bytes", "budget_hit" (target-size configurations),
      "validator": {"errors", "warnings", "new_errors"}, "decoded": {... or "error"},
      "fidelity": {"ssim_min", "ssim_mean", "psnr_min", "psnr_mean", "ssim_views", "psnr_views"},
      "render_error"}
@@ -14,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,11 @@ from PIL import Image
 from . import metrics
 from .corpus import Model
 from .render import BACKGROUND, Renderer, RenderResult
-from .runners import Config, run_config
+from .runners import CONFIGS, Config, run_config
 from .validate import decoded_copy, new_errors, validate
+
+BUDGET_CLOSE = 0.95
+"""A target-size run hits when its output is at most the budget and at least this share of it."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,20 @@ def slug(name: str) -> str:
 
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _failed(config: Config, model: Model, error: str) -> dict[str, Any]:
+    return {
+        "model": model.name,
+        "config": config.name,
+        "tool": config.tool,
+        "ok": False,
+        "error": error,
+        "input_bytes": model.input_bytes,
+        "seconds_runs": [],
+        "seconds": 0.0,
+        "peak_mb": None,
+    }
 
 
 def run_repeated(config: Config, model: Model, dst: Path, settings: Settings) -> dict[str, Any]:
@@ -70,6 +88,29 @@ def run_repeated(config: Config, model: Model, dst: Path, settings: Settings) ->
         size = dst.stat().st_size
         row.update(output_bytes=size, ratio=size / model.input_bytes, deterministic=len(set(digests)) == 1)
     return row
+
+
+def triangles(path: Path) -> int | None:
+    """Triangles the model's scenes draw (read with the engine's reader, which decodes Meshopt
+    and Draco); None when it cannot be read."""
+    from glbcompress.engine.reader import read
+    from glbcompress.engine.report import scene_stats
+
+    try:
+        return scene_stats(read(path)).triangles
+    except Exception:  # a tool's broken output is a figure we do not have, not a crash
+        return None
+
+
+def with_budget(config: Config, budget: int) -> Config:
+    """The configuration with --target-size-mb set to budget bytes (10^6 bytes per MB)."""
+    command = config.command
+    mb = f"{budget / 1_000_000:.6f}"
+    return replace(config, command=lambda src, dst: [*command(src, dst), "--target-size-mb", mb])
+
+
+def budget_hit(size: int, budget: int) -> bool:
+    return BUDGET_CLOSE * budget <= size <= budget
 
 
 def _validity(input_report: dict, out_report: dict) -> dict[str, Any]:
@@ -154,14 +195,38 @@ def measure_model(
     folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     outputs: dict[str, Path] = {}
-    for config in configs:
+
+    def run(config: Config) -> None:
         step(f"{model.name}: {config.name}")
         dst = folder / f"{slug(config.name)}.glb"
+        budget = None
+        if config.budget_of is not None:
+            reference, fraction = config.budget_of
+            if not any(r["config"] == reference for r in rows):
+                run(CONFIGS[reference])
+            if reference not in outputs:
+                rows.append(_failed(config, model, f"{reference} failed: no budget"))
+                return
+            budget = int(fraction * outputs[reference].stat().st_size)
+            config = replace(with_budget(config, budget), name=config.name)
         row = run_repeated(config, model, dst, settings)
-        rows.append(row)
         if row["ok"]:
             outputs[config.name] = dst
-    entry: dict[str, Any] = {"name": model.name, "path": str(model.path), "input_bytes": model.input_bytes}
+            row["triangles"] = triangles(dst)
+        if budget is not None:
+            row["budget_bytes"] = budget
+            row["budget_hit"] = bool(row["ok"]) and budget_hit(row["output_bytes"], budget)
+        rows.append(row)
+
+    for config in configs:
+        if not any(r["config"] == config.name for r in rows):
+            run(config)
+    entry: dict[str, Any] = {
+        "name": model.name,
+        "path": str(model.path),
+        "input_bytes": model.input_bytes,
+        "triangles": triangles(model.path),
+    }
     if settings.check_validity:
         step(f"{model.name}: validating")
         entry["input_validator"] = check_validity(model, rows, outputs)

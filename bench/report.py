@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import geomean, median
-from .runners import ENGINE, GOAL_CONFIGS, GOAL_REFERENCE
+from .runners import BUDGET_REFERENCE, ENGINE, GOAL_CONFIGS, GOAL_REFERENCE, SIMPLIFY_RATIOS
 
 GOAL_MARGIN = 1.05  # no model may be more than 5% above the reference
 
@@ -124,6 +124,160 @@ def goal_lines(goal: dict[str, Any]) -> list[str]:
         f"{verdict(goal['time_pass'])} median wall time {goal['median_seconds']:.3f} s <= {GOAL_REFERENCE} "
         f"{goal['reference_median_seconds']:.3f} s",
     ]
+
+
+# ---------------------------------------------------------------- simplification (issue 5)
+
+SIMPLIFY_TOOLS = ("glbcompress simplify {}", "gltfpack -si {}", "gltf-transform simplify {}")
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def simplify_summary(models: list[dict]) -> list[dict[str, Any]]:
+    """Per ratio and tool, over the models all three tools processed at that ratio: bytes
+    (geomean output/input), triangles kept (median share of the input's), worst-view SSIM (mean
+    and lowest) and mean-view SSIM (mean)."""
+    table = rows_by_config(models)
+    by_name = {m["name"]: m for m in models}
+    out = []
+    for ratio in SIMPLIFY_RATIOS:
+        configs = [c.format(ratio) for c in SIMPLIFY_TOOLS if c.format(ratio) in table]
+        if not configs:
+            continue
+        common = common_models(models, configs)
+        for config in configs:
+            rows = [table[config][n] for n in common if table[config][n]["ok"]]
+            worst = [w for r in rows if (w := worst_ssim(r, by_name[r["model"]])) is not None]
+            kept = [
+                r["triangles"] / by_name[r["model"]]["triangles"]
+                for r in rows
+                if r.get("triangles") is not None and by_name[r["model"]].get("triangles")
+            ]
+            out.append(
+                {
+                    "ratio": ratio,
+                    "config": config,
+                    "tool": table[config][next(iter(table[config]))]["tool"],
+                    "models": len(rows),
+                    "failed": sorted(n for n, r in table[config].items() if not r["ok"]),
+                    "geomean_ratio": geomean(r["ratio"] for r in rows),
+                    "median_triangles_kept": median(kept),
+                    "mean_ssim_min": _mean(worst),
+                    "lowest_ssim_min": min(worst) if worst else None,
+                    "mean_ssim_mean": _mean([r["fidelity"]["ssim_mean"] for r in rows if r.get("fidelity")]),
+                }
+            )
+    return out
+
+
+def simplify_goal(models: list[dict]) -> dict[str, Any] | None:
+    """Issue 5's goal: at each ratio, glbcompress's mean worst-view SSIM at or above each
+    reference's; every target-size run within 5% under its budget. None when nothing was run."""
+    summary = simplify_summary(models)
+    table = rows_by_config(models)
+    targets = [r for rows in table.values() for r in rows.values() if "budget_bytes" in r]
+    if not summary and not targets:
+        return None
+    ratios = {}
+    for ratio in SIMPLIFY_RATIOS:
+        lines = [s for s in summary if s["ratio"] == ratio]
+        ours = next((s for s in lines if s["tool"] == "glbcompress"), None)
+        refs = [s for s in lines if s["tool"] != "glbcompress" and s["mean_ssim_min"] is not None]
+        if ours is None or ours["mean_ssim_min"] is None or not refs:
+            continue
+        best = max(refs, key=lambda s: s["mean_ssim_min"])
+        ratios[ratio] = {
+            "models": ours["models"],
+            "ssim": ours["mean_ssim_min"],
+            "best_reference": best["config"],
+            "reference_ssim": best["mean_ssim_min"],
+            "pass": ours["mean_ssim_min"] >= best["mean_ssim_min"],
+        }
+    return {
+        "ratios": ratios,
+        "target_runs": len(targets),
+        "target_hits": sum(bool(r.get("budget_hit")) for r in targets),
+        "target_misses": sorted(f"{r['model']} ({r['config']})" for r in targets if not r.get("budget_hit")),
+    }
+
+
+def simplify_goal_lines(goal: dict[str, Any]) -> list[str]:
+    lines = []
+    for ratio, g in goal["ratios"].items():
+        verdict = "PASS" if g["pass"] else "FAIL"
+        lines.append(
+            f"{verdict} ratio {ratio}: mean worst-view SSIM {g['ssim']:.4f} >= {g['best_reference']} "
+            f"{g['reference_ssim']:.4f} ({g['models']} models)"
+        )
+    if goal["target_runs"]:
+        verdict = "PASS" if goal["target_hits"] == goal["target_runs"] else "FAIL"
+        misses = ", ".join(goal["target_misses"]) or "none"
+        lines.append(
+            f"{verdict} target size within 5% under the budget: {goal['target_hits']}/{goal['target_runs']} "
+            f"(missed: {misses})"
+        )
+    return lines
+
+
+def simplify_table(models: list[dict]) -> list[str]:
+    rows = [
+        [
+            s["ratio"],
+            s["config"],
+            f"{s['models']}" + (f" ({len(s['failed'])} failed)" if s["failed"] else ""),
+            _f(s["geomean_ratio"], ".3f"),
+            _f(s["median_triangles_kept"], ".3f"),
+            _f(s["mean_ssim_min"], ".4f"),
+            _f(s["lowest_ssim_min"], ".4f"),
+            _f(s["mean_ssim_mean"], ".4f"),
+        ]
+        for s in simplify_summary(models)
+    ]
+    header = [
+        "ratio",
+        "configuration",
+        "models",
+        "output/input (geomean)",
+        "triangles kept (median)",
+        "worst-view SSIM (mean)",
+        "worst-view SSIM (lowest)",
+        "mean-view SSIM (mean)",
+    ]
+    return _table(header, rows)
+
+
+def target_table(models: list[dict]) -> list[str]:
+    """Target-size runs per model: the budget, the output and whether it landed within 5% under."""
+    rows = []
+    for m in models:
+        for r in m["results"]:
+            if "budget_bytes" not in r:
+                continue
+            fid = r.get("fidelity")
+            verdict = "hit" if r.get("budget_hit") else ("failed" if not r["ok"] else "miss")
+            rows.append(
+                [
+                    m["name"],
+                    r["config"],
+                    f"{r['budget_bytes']:,}",
+                    f"{r['output_bytes']:,}" if r["ok"] else (r["error"] or "failed").replace("|", "/")[:80],
+                    f"{r['output_bytes'] / r['budget_bytes']:.3f}" if r["ok"] else "–",
+                    verdict,
+                    f"{fid['ssim_min']:.4f}/{fid['ssim_mean']:.4f}" if fid else "–",
+                ]
+            )
+    header = [
+        "model",
+        "configuration",
+        "budget bytes",
+        "output bytes",
+        "output/budget",
+        "verdict",
+        "SSIM min/mean",
+    ]
+    return _table(header, rows)
 
 
 # ---------------------------------------------------------------- markdown
@@ -264,6 +418,23 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "```",
             *goal_lines(goal),
+            "```",
+            "",
+        ]
+    simplify = simplify_goal(models)
+    if simplify is not None:
+        lines += [
+            "## Simplification (issue 5)",
+            "",
+            "Every tool asked for the same share of triangles with its error bound out of the way, "
+            f"textures untouched; target sizes are fractions of `{BUDGET_REFERENCE}`'s output.",
+            "",
+            *simplify_table(models),
+            "",
+            *target_table(models),
+            "",
+            "```",
+            *simplify_goal_lines(simplify),
             "```",
             "",
         ]

@@ -3,6 +3,7 @@
     python -m bench.run                 # the whole public corpus, every configuration
     python -m bench.run --quick         # a handful of models, for development
     python -m bench.run --goal          # the engine issue's comparison (3 configurations)
+    python -m bench.run --simplify-goal # simplification at ratios and target sizes (issue 5)
 
 Writes results.json, results.md and chart.png to --out (bench/out by default) and prints the
 per-configuration summary, then the engine goal's PASS/FAIL lines.
@@ -27,7 +28,7 @@ from .corpus import discover, select
 from .measure import Settings, measure_model
 from .paths import CHROMIUM, DEFAULT_CORPUS, DEFAULT_OUT, NATIVE_GLTFPACK, NODE_MODULES, ROOT
 from .render import Renderer, renderer_available
-from .runners import CONFIGS, GOAL_CONFIGS, Config
+from .runners import CONFIGS, GOAL_CONFIGS, SIMPLIFY_CONFIGS, Config
 from .validate import validator_available
 
 
@@ -39,6 +40,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--configs", help="comma-separated configuration names (see --list)")
     p.add_argument(
         "--goal", action="store_true", help=f"only the engine goal's configurations: {GOAL_CONFIGS}"
+    )
+    p.add_argument(
+        "--simplify-goal",
+        action="store_true",
+        help="only the simplification comparison: ratios 0.5/0.25/0.1 against gltfpack and "
+        "glTF-Transform, and target sizes at 50%% and 25%% of balanced",
     )
     p.add_argument("--list", action="store_true", help="list the configurations and exit")
     p.add_argument("--repeat", type=int, default=1, help="runs per model and configuration (time = median)")
@@ -59,8 +66,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def choose_configs(args: argparse.Namespace) -> list[Config]:
-    if args.goal:
-        return [CONFIGS[name] for name in GOAL_CONFIGS]
+    if args.goal or args.simplify_goal:
+        names = (GOAL_CONFIGS if args.goal else ()) + (SIMPLIFY_CONFIGS if args.simplify_goal else ())
+        return [CONFIGS[name] for name in dict.fromkeys(names)]
     if not args.configs:
         return list(CONFIGS.values())
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
@@ -148,6 +156,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "models": results,
         "summary": report.summarize(results),
         "engine_goal": report.engine_goal(results),
+        "simplify_goal": report.simplify_goal(results),
     }
 
 
@@ -169,6 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(report.engine_table(result["models"])))
         print()
         print("\n".join(report.goal_lines(result["engine_goal"])))
+    if result["simplify_goal"] is not None:
+        print()
+        print("\n".join(report.simplify_table(result["models"])))
+        print()
+        print("\n".join(report.target_table(result["models"])))
+        print()
+        print("\n".join(report.simplify_goal_lines(result["simplify_goal"])))
     console.print(f"\nwrote {args.out / 'results.md'}, results.json and chart.png")
     return 0
 

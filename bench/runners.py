@@ -62,6 +62,9 @@ class Config:
     command: Command
     executable: Path | None = None  # checked before running
     note: str = ""
+    budget_of: tuple[str, float] | None = None
+    """(configuration, fraction): run with --target-size-mb set to that fraction of the named
+    configuration's output on the same model (which runs first if it is not selected)."""
 
     def describe(self) -> str:
         """The command line with placeholders, for listings and the results' metadata."""
@@ -118,6 +121,54 @@ CONFIGS: dict[str, Config] = {
         ),
     ]
 }
+
+SIMPLIFY_RATIOS = ("0.5", "0.25", "0.1")
+BUDGET_REFERENCE = "glbcompress balanced"
+BUDGET_FRACTIONS = (0.5, 0.25)
+
+
+def _simplify_configs() -> list[Config]:
+    """Simplification to a ratio (issue 5): every tool asked for the same share of triangles with
+    the error bound out of the way (1 = the whole model), textures left as they are, so outputs
+    differ in which triangles went, not in how many; then target sizes at fractions of balanced."""
+    out = []
+    for r in SIMPLIFY_RATIOS:
+        out += [
+            Config(
+                f"glbcompress simplify {r}",
+                "glbcompress",
+                glbcompress("balanced", "--no-textures", "--simplify-ratio", r, "--simplify-error", "1"),
+                GLBCOMPRESS,
+            ),
+            Config(
+                f"gltfpack -si {r}", "gltfpack", gltfpack("-cc", "-si", r, "-se", "1"), _GLTFPACK, "npm, WASM"
+            ),
+            Config(
+                f"gltf-transform simplify {r}",
+                "gltf-transform",
+                gltf_transform("simplify", "--ratio", r, "--error", "1"),
+                _GLTF_TRANSFORM,
+                "no compression",
+            ),
+        ]
+    for fraction in BUDGET_FRACTIONS:
+        out.append(
+            Config(
+                f"glbcompress target {fraction:.0%}",
+                "glbcompress",
+                glbcompress("balanced"),
+                GLBCOMPRESS,
+                f"--target-size-mb = {fraction:g} x {BUDGET_REFERENCE} output",
+                budget_of=(BUDGET_REFERENCE, fraction),
+            )
+        )
+    return out
+
+
+CONFIGS.update((c.name, c) for c in _simplify_configs())
+SIMPLIFY_CONFIGS = (BUDGET_REFERENCE, *(c.name for c in _simplify_configs()))
+"""The simplification comparison (--simplify-goal): balanced as the budgets' reference, then the
+ratio and target-size configurations."""
 
 # The comparison of the engine issue: glbcompress balanced with textures untouched (the engine
 # issue is about geometry, scene and animation) against these two, bytes and wall time.

@@ -126,3 +126,51 @@ def test_chart_is_written(tmp_path: Path) -> None:
     path = tmp_path / "chart.png"
     report.chart({"models": models, "summary": report.summarize(models)}, path)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simplify_goal_compares_fidelity_per_ratio_and_checks_budgets() -> None:
+    table = {
+        "a": {"glbcompress simplify 0.5": 300, "gltfpack -si 0.5": 320, "gltf-transform simplify 0.5": 900},
+        "b": {"glbcompress simplify 0.5": 200, "gltfpack -si 0.5": 180, "gltf-transform simplify 0.5": 700},
+    }
+    models = _models(table)
+    ssims = {"glbcompress": 0.98, "gltfpack": 0.97, "gltf-transform": 0.99}
+    for m in models:
+        m["triangles"] = 1000
+        for r in m["results"]:
+            r["triangles"] = 500 if m["name"] == "a" else 400
+            r["fidelity"]["ssim_min"] = ssims[r["tool"]] - (0.02 if m["name"] == "b" else 0.0)
+    # ratio 0.25: only glbcompress and gltfpack ran; glbcompress loses on fidelity.
+    for m, (ours, theirs) in zip(models, [(0.90, 0.95), (0.92, 0.93)], strict=True):
+        m["results"].append(_row(m["name"], "glbcompress simplify 0.25", 150, ssim=ours, triangles=250))
+        m["results"].append(_row(m["name"], "gltfpack -si 0.25", 160, ssim=theirs, triangles=250))
+    models[0]["results"] += [
+        _row("a", "glbcompress target 50%", 480, budget_bytes=500, budget_hit=True),
+        _row("a", "glbcompress target 25%", None, budget_bytes=250, budget_hit=False),
+    ]
+    models[1]["results"].append(_row("b", "glbcompress target 50%", 510, budget_bytes=500, budget_hit=False))
+    summary = {(s["ratio"], s["config"]): s for s in report.simplify_summary(models)}
+    ours = summary[("0.5", "glbcompress simplify 0.5")]
+    assert ours["models"] == 2 and ours["median_triangles_kept"] == pytest.approx(0.45)
+    assert ours["mean_ssim_min"] == pytest.approx(0.97) and ours["lowest_ssim_min"] == pytest.approx(0.96)
+    assert ours["geomean_ratio"] == pytest.approx((0.3 * 0.2) ** 0.5)
+    goal = report.simplify_goal(models)
+    assert goal is not None
+    assert not goal["ratios"]["0.5"]["pass"]  # gltf-transform's 0.98 beats our 0.97
+    assert goal["ratios"]["0.5"]["best_reference"] == "gltf-transform simplify 0.5"
+    assert not goal["ratios"]["0.25"]["pass"] and "0.1" not in goal["ratios"]
+    assert (goal["target_runs"], goal["target_hits"]) == (3, 1)
+    assert goal["target_misses"] == ["a (glbcompress target 25%)", "b (glbcompress target 50%)"]
+    lines = report.simplify_goal_lines(goal)
+    assert lines[0].startswith("FAIL ratio 0.5") and lines[-1].startswith("FAIL target size")
+    text = "\n".join(report.target_table(models))
+    assert "| a | glbcompress target 50% | 500 | 480 | 0.960 | hit |" in text
+    assert "| b | glbcompress target 50% | 500 | 510 | 1.020 | miss |" in text
+    assert "| glbcompress target 25% | 250 | exit 1: cannot read | – | failed |" in text
+    assert "## Simplification (issue 5)" in report.markdown(
+        {"meta": {"corpus": "c", "repeat": 1}, "models": models, "summary": report.summarize(models)}
+    )
+
+
+def test_no_simplify_goal_without_its_configurations() -> None:
+    assert report.simplify_goal(_models({"a": {"x": 100}})) is None

@@ -101,3 +101,24 @@ def test_measure_model_records_failures_without_crashing(garbage: Model, tmp_pat
         assert "could not detect glTF format" in entry["input_validator"]["fatal"]
         assert good["validator"]["new_errors"] == {}  # as unreadable as its input: nothing new
         assert "error" in good["decoded"]  # gltf-transform cannot read it either
+
+
+def test_a_target_size_run_takes_its_budget_from_the_reference_run(tmp_path: Path) -> None:
+    from bench.measure import budget_hit
+
+    from tests.fixtures.simplify_models import uv_sphere
+
+    src = uv_sphere(tmp_path / "sphere.glb")
+    model = Model("sphere", src, src.stat().st_size)
+    settings = Settings(out=tmp_path / "out", check_validity=False)
+    entry = measure_model(model, [CONFIGS["glbcompress target 50%"]], settings, renderer=None)
+    reference, target = entry["results"]
+    assert reference["config"] == "glbcompress balanced" and reference["ok"], reference["error"]
+    assert target["budget_bytes"] == int(0.5 * reference["output_bytes"])
+    assert target["ok"], target["error"]
+    assert target["budget_hit"] == budget_hit(target["output_bytes"], target["budget_bytes"])
+    assert target["output_bytes"] <= target["budget_bytes"]
+    assert entry["triangles"] == 9024 and 0 < target["triangles"] <= entry["triangles"]
+    assert (
+        budget_hit(95, 100) and budget_hit(100, 100) and not budget_hit(94, 100) and not budget_hit(101, 100)
+    )
