@@ -413,6 +413,8 @@ def _read_image(
             source_name = path.name
     else:
         raise InvalidModel(f"{where} has neither a uri nor a bufferView.")
+    if not data:
+        raise InvalidModel(f"{where} is empty (0 bytes).")
     mime = sniff_mime(data) or (declared if isinstance(declared, str) else None) or "application/octet-stream"
     props = {k: v for k, v in im.items() if k in ("name", "extras", "extensions")}
     return Image(data, mime, props, source_name)
