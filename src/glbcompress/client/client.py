@@ -118,8 +118,7 @@ class Client:
             "POST", "/v1/compress", body=body, on_sent=_upload_reporter(progress, source), stream=True
         )
         if response.status_code == 202:
-            response.read()
-            response.close()
+            self._http.read(response)
             job = Job.from_json(self._http.json(response))
             job = self.wait(job, timeout=timeout, progress=progress, file=source)
             return self.result(job, dest, progress=progress, file=source)

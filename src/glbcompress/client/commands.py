@@ -115,6 +115,19 @@ def read_api_key(key_file: Path | None) -> str:
     return key
 
 
+def warn_if_unencrypted(server: str) -> None:
+    """A warning when the key would cross a network in clear text (plain http to another host)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(server)
+    host = (parts.hostname or "").lower()
+    if parts.scheme == "http" and host not in ("localhost", "::1") and not host.startswith("127."):
+        click.echo(
+            f"glbcompress: warning: the API key goes to {server} unencrypted; use https:// beyond this machine",
+            err=True,
+        )
+
+
 # --- running -------------------------------------------------------------------------------------
 
 
@@ -428,6 +441,7 @@ def register(cli: click.Group, engine_options: Callable[[Callable], Callable], c
         from .client import Client
 
         key = read_api_key(api_key_file)
+        warn_if_unencrypted(server)
         options = {name: value for name, value in flags.items() if value is not None}
         try:
             tasks = batch.plan(inputs, output)
@@ -452,6 +466,7 @@ def register(cli: click.Group, engine_options: Callable[[Callable], Callable], c
         """Check the API key against the server: the account and key it stands for."""
         from .client import Client
 
+        warn_if_unencrypted(server)
         try:
             with Client(api_key=read_api_key(api_key_file), base_url=server) as client:
                 data = client.account()

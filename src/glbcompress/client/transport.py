@@ -87,7 +87,7 @@ class Transport:
                     continue
                 raise ConnectionFailed(self._connection_message(exc)) from None
             if 300 <= response.status_code < 400:
-                self._read(response)
+                self.read(response)
                 location = response.headers.get("location", "")
                 raise ApiError(
                     f"The server answered with a redirect (HTTP {response.status_code}) to {location or '?'}: "
@@ -97,10 +97,10 @@ class Transport:
                 )
             if response.status_code < 400:
                 if not stream:
-                    self._read(response)
+                    self.read(response)
                 return response
             retry_after = parse_retry_after(response.headers.get("retry-after"))
-            self._read(response)
+            self.read(response)
             if self.retry.should_retry_status(response.status_code, attempt, retry_after):
                 self.sleep(self.retry.delay(attempt, retry_after))
                 attempt += 1
@@ -180,7 +180,8 @@ class Transport:
         return self.http.build_request(method, path, params=params, json=json, headers=all_headers)
 
     @staticmethod
-    def _read(response: httpx2.Response) -> None:
+    def read(response: httpx2.Response) -> None:
+        """Read a streamed response's body and close it (a broken connection is ConnectionFailed)."""
         try:
             response.read()
         except httpx2.TransportError as exc:

@@ -73,7 +73,11 @@ EXAMPLES: tuple[Example, ...] = (
     Example("jobs", "Python (requests)", "python", "jobs_requests.py", produces="model-compressed.glb"),
     Example("jobs", "JavaScript (fetch)", "javascript", "jobs_fetch.mjs"),
     Example("webhooks", "Python", "python", "webhook_receiver.py", server=True),
-    # The Python SDK (glbcompress.Client) examples go here: Example("compress", "Python SDK", ...).
+    # The Python SDK (glbcompress.client) and its command line, `glbcompress remote`.
+    Example("compress", "Python SDK", "python", "compress_sdk.py", produces="model-compressed.glb"),
+    Example("compress", "glbcompress remote", "shell", "remote_cli.sh", produces="compressed/model.glb"),
+    Example("gltf-set", "Python SDK", "python", "compress_gltf_set_sdk.py", produces="scene-compressed.glb"),
+    Example("jobs", "Python SDK", "python", "jobs_sdk.py", produces="model-compressed.glb"),
 )
 
 
