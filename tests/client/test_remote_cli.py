@@ -198,3 +198,20 @@ def test_ctrl_c_stops_at_once_even_while_waiting_for_the_server(tmp_path: Path) 
     assert stderr.decode().strip().splitlines()[-1] == "glbcompress: interrupted"
     assert b"Traceback" not in stderr
     assert len(server.requests) == 2  # the third file was never sent
+
+
+def test_a_warning_when_the_key_would_cross_the_network_unencrypted(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from glbcompress.client.commands import warn_if_unencrypted
+
+    for safe in (
+        "https://glb.example.com",
+        "http://127.0.0.1:8000",
+        "http://localhost:8000",
+        "http://[::1]:80",
+    ):
+        warn_if_unencrypted(safe)
+    assert capsys.readouterr().err == ""
+    warn_if_unencrypted("http://glb.example.com:8000")
+    assert "unencrypted" in capsys.readouterr().err

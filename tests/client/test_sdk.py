@@ -209,3 +209,19 @@ def test_a_webhook_delivery_checked_with_the_sdk(serve, models: dict[str, Path])
         verify_webhook(secret, delivery.headers, delivery.body, now=time.time() + 3600)
     with pytest.raises(InvalidSignature, match="missing"):
         verify_webhook(secret, {}, delivery.body)
+
+
+def test_output_to_a_folder_and_an_unwritable_output(
+    live: Live, models: dict[str, Path], tmp_path: Path
+) -> None:
+    client = Client(api_key=live.key, base_url=live.url)
+    folder = tmp_path / "dist"
+    folder.mkdir()
+    assert client.compress(models["glb"], folder).path == folder / "box.glb"
+    assert_glb(folder / "box.glb")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    jobs_before = len(list(client.jobs()))
+    with pytest.raises(LocalFileError, match="cannot write there"):
+        client.compress(models["glb"], blocker / "out.glb")  # a "folder" that is a file
+    assert len(list(client.jobs())) == jobs_before  # refused before anything was sent

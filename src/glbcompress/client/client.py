@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .errors import ApiError, ConfigurationError, WaitTimeout, from_job_error
+from .errors import ApiError, ConfigurationError, LocalFileError, WaitTimeout, from_job_error
 from .models import Job, Progress, Result
 from .retry import RetryPolicy
 from .upload import prepare
@@ -107,13 +107,15 @@ class Client:
         **options: Any,
     ) -> Result:
         """Compress one model (.glb, .gltf with its files, or .zip) into the GLB file ``out``
-        (default ``<name>.min.glb`` beside it) and wait for it. Options are the engine's flat
+        (a file, or a folder to write ``<name>.glb`` in; default ``<name>.min.glb`` beside the
+        input) and wait for it. Options are the engine's flat
         option names (``draco=True``, ``position_bits=12``; see ``presets()``). A large or slow
         model runs as a job on the server: this then waits up to ``timeout`` seconds (default:
         no limit) for it."""
         source = Path(path)
-        dest = Path(out) if out is not None else source.with_name(source.stem + OUTPUT_SUFFIX)
+        dest = _destination(source, out)
         body = prepare(source, _fields(preset, options, None))
+        _check_writable(dest)  # before the upload, not after the server's work
         response = self._http.request(
             "POST", "/v1/compress", body=body, on_sent=_upload_reporter(progress, source), stream=True
         )
@@ -205,9 +207,11 @@ class Client:
         progress: OnProgress | None = None,
         file: Path | None = None,
     ) -> Result:
-        """Download a succeeded job's GLB to out."""
+        """Download a succeeded job's GLB to out (a file, or a folder to write ``<name>.glb`` in)."""
         ref = job if isinstance(job, Job) else self.job(job)
         dest = Path(out)
+        if dest.is_dir():
+            dest = dest / (Path(ref.filename or ref.id).stem + ".glb")
         size = self._http.download(
             "GET", f"/v1/jobs/{ref.id}/result", dest, _download_reporter(progress, file)
         )
@@ -276,6 +280,24 @@ def _fields(preset: str | None, options: dict[str, Any], callback_url: str | Non
     if callback_url:
         fields["callback_url"] = callback_url
     return fields
+
+
+def _destination(source: Path, out: str | os.PathLike[str] | None) -> Path:
+    """Where compress() writes: out, or ``<name>.glb`` inside out when it is a folder, or
+    ``<name>.min.glb`` beside the input."""
+    if out is None:
+        return source.with_name(source.stem + OUTPUT_SUFFIX)
+    dest = Path(out)
+    return dest / (source.stem + ".glb") if dest.is_dir() else dest
+
+
+def _check_writable(dest: Path) -> None:
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise LocalFileError(f"{dest}: cannot write there ({exc.strerror or exc})") from None
+    if not os.access(dest.parent, os.W_OK):
+        raise LocalFileError(f"{dest}: cannot write there (permission denied)")
 
 
 def _job_id(job: JobRef) -> str:

@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx2
 
-from .errors import ApiError, ConnectionFailed, from_problem
+from .errors import ApiError, ConnectionFailed, LocalFileError, from_problem
 from .retry import RetryPolicy, parse_retry_after
 from .upload import Body, OnSent
 
@@ -124,6 +124,8 @@ class Transport:
             response = None
             try:
                 return self._save(current, dest, on_received)
+            except OSError as exc:
+                raise LocalFileError(f"{exc.filename or dest}: {exc.strerror or exc}") from None
             except httpx2.TransportError as exc:
                 if not self.retry.should_retry_error(method, attempt, connected=True):
                     raise ConnectionFailed(self._connection_message(exc)) from None
