@@ -23,6 +23,7 @@ from glbcompress.service.jobs import usage
 from glbcompress.service.settings import Settings
 from glbcompress.service.web.compress import VIEWER_CSP
 from glbcompress.service.web.figures import format_ratio, format_size
+from glbcompress.service.web.options_panel import NOT_IN_JOBS
 from tests.fixtures.models import generate_all
 
 from .conftest import make_settings, running_app
@@ -118,6 +119,12 @@ def test_refusals_are_clear_4xx(client: TestClient, models: dict[str, Path], set
         upload(client, glb, "x.glb", options='{"no_such_option": 1}'), 400, "Unknown option 'no_such_option'"
     )
     problem(upload(client, glb, "x.glb", options="[1, 2]"), 400, "JSON object")
+    problem(
+        upload(client, glb, "x.glb", options='{"lods": "1,0.5", "lod_files": true}'),
+        400,
+        "command line only",
+        "one GLB",
+    )
     problem(upload(client, glb, "x.glb", options="{oops"), 400, "not valid JSON")
     problem(upload(client, glb, "x.glb", preset="fastest"), 400, "Unknown preset 'fastest'")
     problem(client.get("/jobs/" + "0" * 32, headers=JSON), 404, "no such job")
@@ -419,7 +426,10 @@ def test_compress_page_policy_and_options_panel(client: TestClient) -> None:
     scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
     assert scripts and all('src="/static/js/' in attrs and not body.strip() for attrs, body in scripts)
     assert " on" not in " ".join(re.findall(r"<[^>]+\son[a-z]+=", page.text))  # no inline handlers
+    assert 'data-option="lod_files"' not in page.text  # a job gives one GLB: see NOT_IN_JOBS
     for entry in schema():
+        if entry["name"] in NOT_IN_JOBS:
+            continue
         control = re.search(rf'data-option="{entry["name"]}"[^>]*data-presets=\'([^\']+)\'', page.text)
         assert control, entry["name"]
         presets = json.loads(control.group(1).replace("&#34;", '"'))

@@ -32,6 +32,15 @@ EXCLUSIVE = {"meshopt": ["draco"], "draco": ["meshopt", "quantize"]}
 """Turning a pass on turns these off (one mesh codec at a time; Draco quantizes on its own)."""
 
 
+NOT_IN_JOBS = {
+    "lod_files": "Separate level-of-detail files (lod_files) are made by the command line only "
+    "(glbcompress compress --lods 1,0.5 --lod-files); a job gives one GLB, with the levels of detail "
+    "inside it (MSFT_lod) when you set “Lods”.",
+}
+"""Options a job cannot honour (it stores and serves one GLB), left out of the panel; a job that
+asks for one is refused with this message."""
+
+
 def label(name: str) -> str:
     return LABELS.get(name) or name.replace("_", " ").capitalize()
 
@@ -98,6 +107,8 @@ def panel() -> Panel:
 
     groups: dict[str, Group] = {}
     for entry in schema():
+        if entry["name"] in NOT_IN_JOBS:
+            continue
         presets_json, value = values(entry["name"])
         if entry["name"] == entry["pass"]:
             switch = Control(
