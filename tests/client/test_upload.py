@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from python_multipart.multipart import MultipartParser
 
 from glbcompress.client import LocalFileError
@@ -135,3 +137,27 @@ def test_a_file_that_shrinks_while_sent_is_an_error(tmp_path: Path) -> None:
     model.write_bytes(b"x" * 10)
     with pytest.raises(LocalFileError, match="got shorter"):
         b"".join(body.chunks())
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    value=st.text(st.characters(blacklist_categories=("Cs",)), max_size=40),
+    name=st.text(
+        st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters='"/'), min_size=1, max_size=30
+    ).filter(lambda n: n.strip(". ") == n and n not in (".", "..")),
+)
+def test_fields_and_file_names_reach_the_servers_parser_unchanged(
+    tmp_path: Path, value: str, name: str
+) -> None:
+    folder = tmp_path / "case"
+    folder.mkdir(exist_ok=True)
+    try:
+        model = folder / (name + ".glb")
+        model.write_bytes(b"glTF")
+    except OSError:
+        return  # a name this file system refuses (too long in bytes)
+    body = prepare(model, {"options": value, "preset": "max"})
+    fields, files = parse(b"".join(body.chunks()), body.boundary)
+    assert fields == {"options": value, "preset": "max"}
+    assert files == [(name + ".glb", b"glTF")]
+    model.unlink()
