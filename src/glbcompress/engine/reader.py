@@ -274,6 +274,12 @@ def _read_view(
             source = _slice(ext, buffers, f"{where}.extensions.{ext_name}")
             count = _int(ext, "count", where)
             size = _int(ext, "byteStride", where, minimum=1)
+            declared = _int(view, "byteLength", where, minimum=1)
+            if count * size != declared:
+                raise InvalidModel(
+                    f"{where}: its meshopt stream decodes to {count} x {size} bytes, "
+                    f"but the bufferView declares {declared}."
+                )
             budget.take(count * size, where)
             if count * size > limits.max_decoded_bytes:
                 raise LimitExceeded(f"{where}: decompresses to more than {limits.max_decoded_bytes} bytes.")

@@ -8,6 +8,8 @@ from ..errors import InvalidModel
 
 MODES = ("ATTRIBUTES", "TRIANGLES", "INDICES")
 FILTERS = ("NONE", "OCTAHEDRAL", "QUATERNION", "EXPONENTIAL", "COLOR")
+FILTER_STRIDES = {"OCTAHEDRAL": (4, 8), "QUATERNION": (8,), "COLOR": (4, 8)}
+"""The row sizes each filter is defined for (EXPONENTIAL takes any multiple of 4)."""
 
 
 def decode_view(source: memoryview, ext: dict, count: int, size: int, where: str) -> bytes:
@@ -20,6 +22,17 @@ def decode_view(source: memoryview, ext: dict, count: int, size: int, where: str
         raise InvalidModel(f"{where}: unknown meshopt filter {filter_!r}.")
     if mode != "ATTRIBUTES" and size not in (2, 4):
         raise InvalidModel(f"{where}: meshopt index data must have a byteStride of 2 or 4.")
+    if mode == "ATTRIBUTES" and (size % 4 or size > 256):
+        raise InvalidModel(
+            f"{where}: meshopt attribute data must have a byteStride that is a multiple of 4, at most 256."
+        )
+    if filter_ != "NONE" and mode != "ATTRIBUTES":
+        raise InvalidModel(f"{where}: the meshopt {filter_} filter only applies to attribute data.")
+    if size not in FILTER_STRIDES.get(filter_, (size,)):
+        allowed = " or ".join(str(s) for s in FILTER_STRIDES[filter_])
+        raise InvalidModel(
+            f"{where}: the meshopt {filter_} filter needs a byteStride of {allowed}, not {size}."
+        )
     if mode == "TRIANGLES" and count % 3:
         raise InvalidModel(f"{where}: meshopt triangle data must have a count divisible by 3.")
     if count == 0:
