@@ -344,14 +344,19 @@ def progress_bars(
                 name = tasks[index].src.name
                 if index not in rows:
                     rows[index] = bars.add_task(name, total=1.0, note="")
-                label = STAGE_LABELS.get(event.stage, event.stage)
-                if event.stage in ("upload", "download"):
+                completed = event.fraction or 0.0
+                if event.stage == "upload" and event.total and event.done >= event.total:
+                    # Sent: the server compresses while this waits for its answer (no figures).
+                    shown, completed = "compressing on the server", 0.0
+                elif event.stage in ("upload", "download"):
+                    label = STAGE_LABELS[event.stage]
                     shown = f"{label} {_size_short(event.done)}" + (
                         f"/{_size_short(event.total)}" if event.total else ""
                     )
                 else:
-                    shown = f"{label} {event.step}".strip()
-                bars.update(rows[index], completed=event.fraction or 0.0, note=shown, description=name)
+                    shown = f"{STAGE_LABELS.get(event.stage, event.stage)} {event.step}".strip()
+                # Below 1 until the file is done, so that its clock keeps running.
+                bars.update(rows[index], completed=min(completed, 0.999), note=shown, description=name)
 
         yield update
 
