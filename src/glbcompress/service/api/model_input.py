@@ -44,7 +44,7 @@ from .multipart import FilePart, MultipartError, receive_multipart
 from .problems import of_kind
 
 MAX_OPTIONS_CHARS = 8192
-MAX_GLTF_JSON_BYTES = 64 * 1024 * 1024
+MAX_GLTF_JSON_BYTES = 16 * 1024 * 1024
 """A .gltf larger than this is packed with its files' names as sent (not read to match names)."""
 RESERVED_FIELDS = {"preset", "options", "callback_url", "filename"}
 DEFAULT_NAMES = {
