@@ -170,12 +170,20 @@ def test_a_stopped_worker_hands_its_job_back_to_another(deployment: Deployment) 
         assert results(jobs, job.id) == [done.output_key]
 
 
-def test_a_stopped_worker_finishes_its_job_within_the_grace_period(deployment: Deployment) -> None:
+def test_cancel_reaches_the_worker_and_a_stopped_worker_finishes_its_job(deployment: Deployment) -> None:
     model = deployment.tmp / "model.glb"
     model.write_bytes(b"held model")
     worker = deployment.worker("worker", HOLD, GLBCOMPRESS_WORKER_SHUTDOWN_GRACE_SECONDS="60")
     with deployment.web() as client:
-        jobs, job = submit(client, model)
+        # Canceled in the web process, stopped on the worker (which reads the mark at its heartbeat).
+        jobs, doomed = submit(client, model)
+        wait_for(jobs, doomed.id, timeout=60, status=(JobStatus.RUNNING,))
+        jobs.cancel(doomed.id)
+        canceled = wait_for(jobs, doomed.id, timeout=30)
+        assert canceled.status == JobStatus.CANCELED
+        assert results(jobs, doomed.id) == []
+
+        job = jobs.submit_file(model, user_id=canceled.user_id, source=JobSource.DASHBOARD)
         wait_for(jobs, job.id, timeout=60, status=(JobStatus.RUNNING,))
         worker.proc.send_signal(signal.SIGTERM)
         time.sleep(1)
