@@ -204,13 +204,31 @@ def _vm_size() -> int:
     return 0
 
 
-def _bounded_child(conn: Any, model: str, options: dict[str, Any] | None, memory_bytes: int) -> None:
+def job_outcome(upload: Path, options: dict[str, Any] | None = None) -> Outcome:
+    """What the service's job task does with an upload (a zip is unpacked first)."""
+    from glbcompress.service.jobs.runner import compress_model
+
+    with tempfile.TemporaryDirectory(prefix="hostile-job-") as tmp:
+        out = Path(tmp) / "output.glb"
+        chosen = dict(FAST_OPTIONS if options is None else options)
+        try:
+            compress_model(upload, out, {"options": chosen}, lambda _step, _fraction: None)
+        except EngineError as exc:
+            check_message(exc.message)
+            return Outcome(False, exc.kind, exc.message)
+        read(out)
+    return Outcome(True, "ok")
+
+
+def _bounded_child(
+    conn: Any, model: str, options: dict[str, Any] | None, memory_bytes: int, job: bool
+) -> None:
     limit = _vm_size() + memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     start = time.monotonic()
     try:
-        result = outcome(Path(model), options)
+        result = (job_outcome if job else outcome)(Path(model), options)
         answer: tuple = (result.ok, result.kind, result.message)
     except BaseException as exc:  # reported to the test, which fails on it
         answer = (False, f"unexpected {type(exc).__name__}", str(exc)[:500])
@@ -238,12 +256,14 @@ def run_bounded(
     *,
     memory_bytes: int = CASE_MEMORY_BYTES,
     timeout: float = CASE_TIMEOUT_SECONDS,
+    job: bool = False,
 ) -> Bounded:
     """outcome(model) in a forked process limited to memory_bytes more address space than it
-    starts with, killed after timeout seconds (a hang fails the test, as does a crash)."""
+    starts with, killed after timeout seconds (a hang fails the test, as does a crash). With job,
+    the upload goes through the service's job task (zips unpacked) instead."""
     context = _forkserver()
     receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_bounded_child, args=(sender, str(model), options, memory_bytes))
+    process = context.Process(target=_bounded_child, args=(sender, str(model), options, memory_bytes, job))
     process.start()
     sender.close()
     try:

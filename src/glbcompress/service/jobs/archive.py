@@ -33,7 +33,8 @@ class ArchiveLimits:
     max_entries: int = 10_000
     max_unpacked_bytes: int = 8 * 1024**3
     max_ratio: float = 200.0
-    """Largest unpacked/packed ratio of an entry bigger than ratio_floor_bytes (a zip bomb's tell)."""
+    """Largest unpacked/packed ratio of an entry, and of the whole zip, beyond ratio_floor_bytes (a
+    zip bomb's tell)."""
     ratio_floor_bytes: int = 16 * 1024**2
 
 
@@ -129,8 +130,13 @@ def unpack_zip(src: Path, folder: Path, limits: ArchiveLimits = DEFAULT_ARCHIVE_
                 raise InvalidModel(f"The zip lists '{name}' twice.")
             seen.add(key)
             wanted.append((info, name))
-        if sum(info.file_size for info, _ in wanted) > limits.max_unpacked_bytes:
+        declared = sum(info.file_size for info, _ in wanted)
+        if declared > limits.max_unpacked_bytes:
             raise LimitExceeded(_too_big(limits))
+        # Real bytes never exceed these declared sizes (_extract stops an entry that runs longer).
+        packed = max(1, src.stat().st_size)
+        if _bomb(declared, packed, limits):
+            raise LimitExceeded(_bomb_message(declared, packed))
         models = [name for _, name in wanted if name.suffix.lower() in MODEL_SUFFIXES]
         if not models:
             raise InvalidModel("The zip holds no .gltf or .glb model.")
@@ -157,9 +163,9 @@ def _extract(
     target = folder.joinpath(*name.parts)
     if not target.resolve().is_relative_to(folder.resolve()):
         raise UnsupportedModel(f"The zip contains a path that leaves its folder ('{info.filename}').")
-    target.parent.mkdir(parents=True, exist_ok=True)
     entry_bytes = 0
     try:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with archive.open(info) as packed, open(target, "xb") as out:
             while chunk := packed.read(CHUNK):
                 entry_bytes += len(chunk)
@@ -170,12 +176,21 @@ def _extract(
                     raise InvalidModel(f"'{info.filename}' in the zip is longer than the zip says.")
                 out.write(chunk)
     except (zipfile.BadZipFile, EOFError, NotImplementedError, OSError) as exc:
-        if isinstance(exc, FileExistsError):
-            raise InvalidModel(f"The zip lists '{name}' twice.") from None
+        if isinstance(exc, FileExistsError | NotADirectoryError | IsADirectoryError):
+            raise InvalidModel(f"The zip lists '{name}' twice, or as both a file and a folder.") from None
         raise InvalidModel(f"'{info.filename}' in the zip cannot be unpacked ({exc}).") from None
     except RuntimeError as exc:  # zipfile's "encrypted" refusals and the like
         raise UnsupportedModel(f"'{info.filename}' in the zip cannot be unpacked ({exc}).") from None
     return written
+
+
+def _bomb(unpacked: int, packed: int, limits: ArchiveLimits) -> bool:
+    """Whether the whole zip unpacks to far more than its own size (each entry may look modest)."""
+    return unpacked > limits.ratio_floor_bytes and unpacked > limits.max_ratio * packed
+
+
+def _bomb_message(unpacked: int, packed: int) -> str:
+    return f"The zip's {packed:,} bytes unpack to {unpacked:,}, far more than it stores (a zip bomb?); it was refused."
 
 
 def _too_big(limits: ArchiveLimits) -> str:
