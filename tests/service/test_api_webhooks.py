@@ -178,3 +178,24 @@ def test_address_checks() -> None:
     for url in ("http://exa mple.com/", "https://", "http://example.com:0/", "x" * 3000):
         with pytest.raises(BadCallbackUrl):
             check_url(url)
+
+
+def test_pending_delivery_survives_a_restart(tmp_path: Path, database_url: str, glb: bytes) -> None:
+    settings = make_settings(
+        tmp_path, database_url, webhook_allow_private=True, webhook_retry_seconds=2, webhook_max_attempts=5
+    )
+    migrate.upgrade(settings.database_url)
+    with Receiver([500, 200]) as receiver:
+        with running_app(settings) as client:
+            api = make_api(client)
+            job_id = api.post("/v1/jobs", content=glb, params={"callback_url": receiver.url}).json()["id"]
+            assert eventually(lambda: len(receiver.received) >= 1)
+        assert len(receiver.received) == 1  # stopped after the first, refused attempt
+        with running_app(settings) as client:
+            again = Api(client, api.key)
+            job = eventually(
+                lambda: (j := again.get(f"/v1/jobs/{job_id}").json())["webhook"]["state"] == "delivered" and j
+            )
+    assert job and job["webhook"]["attempts"] == 2
+    (h1, b1), (h2, b2) = receiver.received
+    assert h1["webhook-id"] == h2["webhook-id"] and b1 == b2
