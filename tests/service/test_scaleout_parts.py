@@ -12,15 +12,19 @@ import pytest
 from pydantic import ValidationError
 from redis import Redis
 
+from glbcompress.service.auth import api_keys
+from glbcompress.service.auth.accounts import create_user
+from glbcompress.service.auth.api_keys import create_key
 from glbcompress.service.auth.key_activity import KeyActivity
 from glbcompress.service.auth.key_rate_limit import KeyRateLimit
 from glbcompress.service.auth.redis_counters import RedisKeyActivity, RedisKeyRateLimit, make_key_counters
-from glbcompress.service.db import Database
+from glbcompress.service.db import Database, migrate
 from glbcompress.service.jobs.celery_app import QUEUE_NAME, Dispatcher
 from glbcompress.service.redis_client import connect
 from glbcompress.service.settings import Settings
 
 from .scaleout_support import GLBCOMPRESS, redis_prefix
+from .support import PASSWORD
 
 __all__ = ["redis_prefix"]  # the fixture, used by name
 
@@ -99,7 +103,21 @@ def test_counters_are_shared_when_redis_is_configured(tmp_path: Path, redis_pref
     db.dispose()
 
 
-def test_an_unreachable_redis_lets_requests_through() -> None:
-    gone = RedisKeyRateLimit(connect("redis://127.0.0.1:1/0"), "x:", limit=2, window=60)
-    quotas = [gone.take(1) for _ in range(4)]
+def test_an_unreachable_redis_lets_requests_through(tmp_path: Path) -> None:
+    gone = connect("redis://127.0.0.1:1/0")  # nothing listens there
+    limiter = RedisKeyRateLimit(gone, "x:", limit=2, window=60)
+    quotas = [limiter.take(1) for _ in range(4)]
     assert all(q.allowed for q in quotas)
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    migrate.upgrade(url)
+    db = Database(url)
+    user = create_user(db, "ada@example.com", PASSWORD)
+    key = create_key(db, user.id, "script").row
+    activity = RedisKeyActivity(db, gone, "x:")
+    activity.record(key, "203.0.113.7")  # the first use still reaches the database
+    activity.flush(everything=True)
+    stored = api_keys.get_key(db, user.id, key.id)
+    assert stored is not None and stored.last_used_at is not None
+    assert activity.figures(stored) == (0, stored.last_used_at)
+    db.dispose()

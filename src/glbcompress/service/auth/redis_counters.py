@@ -184,7 +184,11 @@ class RedisKeyActivity(KeyActivity):
             self._warn("API key figures are not written", exc)
 
     def _write(self, key_id: int, user_id: int | None = None, address: str = "") -> None:
-        count, seen = self._take_pending(keys=[self._pending_key(key_id), self._dirty], args=[key_id])
+        try:
+            count, seen = self._take_pending(keys=[self._pending_key(key_id), self._dirty], args=[key_id])
+        except Exception as exc:
+            self._warn("API key figures are not written", exc)
+            return
         moment = _moment(seen)
         if moment is None:
             return
