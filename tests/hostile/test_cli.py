@@ -62,7 +62,7 @@ def worst_cases(folder: Path, glbs: dict[str, Path]) -> list[Path]:
         cycle,
         outside,
         remote,
-        base64,
+        bad_base64,
         nan,
         giga,
         meshopt,
