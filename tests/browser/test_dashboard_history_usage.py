@@ -53,6 +53,9 @@ def test_history_filter_and_remove(signed_up: Any, models: dict[str, Path]) -> N
     page.wait_for_url("**/history?removed=1")
     assert page.get_by_role("status").inner_text().startswith("The job was removed")
     assert rows.count() == 1 and rows.locator("td.file").inner_text() == "morph_cube.glb"
+    # On a laptop-sized screen the whole table fits: no column (nor the Remove button) is cut off.
+    assert page.viewport_size["width"] == 1280
+    assert page.eval_on_selector(".table-scroll", "(box) => box.scrollWidth <= box.clientWidth")
     save_screenshot(page, "dashboard-history")
 
     page.goto("/usage")
