@@ -381,3 +381,23 @@ def test_declared_oversize_is_refused_before_the_body_is_sent(tmp_path: Path) ->
             assert head.startswith(b"HTTP/1.1 413"), head
             assert b"application/problem+json" in head and b"connection: close" in head.lower()
             assert json.loads(body)["type"] == "urn:glbcompress:problem:file-too-large"
+
+
+@pytest.mark.corpus
+def test_corpus_gltf_folder_as_multipart_set(sqlite_settings: Settings, tmp_path: Path) -> None:
+    """A real .gltf with its .bin and texture, sent part by part, comes back as the very GLB the
+    engine makes from the folder on disk."""
+    from tests.tools import CORPUS
+
+    folder = CORPUS / "public" / "CesiumMilkTruck"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent (the shared corpus is not on this machine)")
+    local = tmp_path / "local.glb"
+    glbcompress.compress(folder / "CesiumMilkTruck.gltf", local)
+    with running_app(sqlite_settings) as client:
+        api = make_api(client)
+        parts = [("file", (path.name, path.read_bytes())) for path in sorted(folder.iterdir())]
+        response = api.post("/v1/compress", files=parts)
+        assert response.status_code == 200, response.text
+        assert response.content == local.read_bytes()
+        assert int(response.headers["x-original-size"]) > sum(len(p[1][1]) for p in parts)  # a zip of them
