@@ -90,8 +90,9 @@ async def _result(s: Services, job: Job) -> Response:
     """The job's GLB as a streamed download, with the size headers."""
     if not has_result(job):
         if job.status in (JobStatus.FAILED, JobStatus.CANCELED):
+            what = "was canceled" if job.status == JobStatus.CANCELED else "failed"
             raise of_kind(
-                "job-failed", f"The job {job.status} and has no result: {job.error_message or ''}".strip()
+                "job-failed", f"The job {what} and has no result. {job.error_message or ''}".strip()
             )
         if job.finished:
             raise of_kind(
@@ -131,7 +132,8 @@ async def _wait(s: Services, job_id: str, seconds: float) -> Job:
     delay = POLL_FIRST
     while True:
         job = await to_thread.run_sync(s.jobs.get, job_id)
-        assert job is not None
+        if job is None:  # deleted meanwhile (its account was deleted)
+            raise of_kind("not-found", "The job was deleted while it ran.")
         remaining = deadline - time.monotonic()
         if job.finished or remaining <= 0:
             return job
