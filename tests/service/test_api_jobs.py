@@ -66,7 +66,7 @@ def test_compress_raw_body_returns_the_glb_with_size_headers(
     listed = api.get("/v1/jobs").json()["items"]
     assert [(j["id"], j["source"], j["api_key_id"]) for j in listed] == [(job.id, "api", key_id)]
     history = api.client.get("/history").text
-    assert "script" in history  # the key's name labels the job's source
+    assert "<td>API key “script”</td>" in history  # the key's name labels the job's source
 
 
 def test_compress_multipart_with_option_fields(api: Api, models: dict[str, Path], tmp_path: Path) -> None:
