@@ -74,6 +74,7 @@ def worst_cases(folder: Path, glbs: dict[str, Path]) -> list[Path]:
 
 def test_cli_refuses_every_worst_case_in_one_line(glbs: dict[str, Path], tmp_path: Path) -> None:
     cases = worst_cases(tmp_path / "cases", glbs)
+    assert all(case.is_file() for case in cases)
     out = tmp_path / "out"
     out.mkdir()
     measured = run_cli(cases[0], out, inputs=cases[1:], extra=("--texture-format", "webp"))

@@ -120,13 +120,16 @@ def replace(gltf: Any, path: tuple, value: Any) -> None:
     name=st.sampled_from(NAMES),
     picks=st.lists(st.tuples(st.floats(0, 1, exclude_max=True), json_values), min_size=1, max_size=4),
     preset=st.sampled_from(["lossless", "balanced", "max"]),
+    extra=st.sampled_from([{}, {"draco": True}, {"simplify": True}, {"texture_format": "png"}]),
 )
-def test_json_field_mutations(name: str, picks: list[tuple[float, Any]], preset: str) -> None:
+def test_json_field_mutations(
+    name: str, picks: list[tuple[float, Any]], preset: str, extra: dict[str, Any]
+) -> None:
     gltf, binary = split_glb(SEEDS[name])
     for where, value in picks:
         candidates = [p for p in paths(gltf) if p]
         replace(gltf, candidates[int(where * len(candidates))], value)
-    check(glb(json.dumps(gltf).encode(), binary), {"texture_format": "keep"}, preset)
+    check(glb(json.dumps(gltf).encode(), binary), {"texture_format": "keep", **extra}, preset)
 
 
 @pytest.mark.parametrize("name", NAMES)

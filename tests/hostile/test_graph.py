@@ -1,5 +1,5 @@
-"""Object-graph attacks: node cycles and self-parenting, nodes with two parents, a hundred
-thousand nodes deep, references out of range everywhere, and animation and skin data that
+"""Object-graph attacks: node cycles and self-parenting, nodes with two parents, fifty thousand
+nodes deep, references out of range everywhere, and animation and skin data that
 disagree with what they animate."""
 
 from __future__ import annotations
@@ -39,14 +39,15 @@ def chain(path: Path, length: int, loop: bool = False) -> Path:
     return path
 
 
-def test_a_hundred_thousand_deep_hierarchy_is_linear(tmp_path: Path) -> None:
-    """Neither recursion nor quadratic ancestry walks: a chain of 100,000 nodes compresses, and the
-    same chain closed into a loop is refused, in bounded time and memory."""
-    bounded = run_bounded(chain(tmp_path / "chain.gltf", 100_000), memory_bytes=1024**3)
-    record_bounded("node hierarchy", "chain of 100,000 nodes", bounded)
+def test_a_fifty_thousand_deep_hierarchy_is_linear(tmp_path: Path) -> None:
+    """Neither recursion nor quadratic ancestry walks: a chain of 50,000 nodes compresses, and the
+    same chain closed into a loop is refused, in bounded time and memory. (The quadratic walk
+    this replaced took 100 s on a chain of 20,000.)"""
+    bounded = run_bounded(chain(tmp_path / "chain.gltf", 50_000), memory_bytes=1024**3)
+    record_bounded("node hierarchy", "chain of 50,000 nodes", bounded)
     assert bounded.outcome.ok, bounded
-    looped = run_bounded(chain(tmp_path / "loop.gltf", 100_000, loop=True), memory_bytes=1024**3)
-    record_bounded("node cycles", "loop of 100,000 nodes", looped)
+    looped = run_bounded(chain(tmp_path / "loop.gltf", 50_000, loop=True), memory_bytes=1024**3)
+    record_bounded("node cycles", "loop of 50,000 nodes", looped)
     assert looped.outcome.kind == "invalid-model" and "cycle" in looped.outcome.message, looped
 
 
