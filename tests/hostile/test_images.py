@@ -92,3 +92,19 @@ def test_gigapixel_ktx2_is_refused_before_basisu_runs(glbs: dict[str, Path], tmp
     bounded = run_bounded(case, {"texture_format": "webp", "texture_reencode_ktx2": True})
     record_bounded("gigapixel images", "KTX2 header 60000x60000", bounded)
     assert bounded.outcome.kind == "limit-exceeded" and "pixels" in bounded.outcome.message, bounded
+
+
+def test_an_image_too_wide_for_webp_is_left_as_it_is(glbs: dict[str, Path], tmp_path: Path) -> None:
+    """16400 x 4 pixels is within our limit but wider than WebP can store: the image stays a PNG,
+    with a warning, rather than the run failing with an encoder's exception."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    pixels = np.random.default_rng(1).integers(0, 255, (4, 16400, 3), np.uint8)
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    case = with_image(glbs["textured_box.glb"], tmp_path / "wide.glb", buffer.getvalue(), "image/png")
+    result = outcome(case, {"texture_format": "webp"})
+    assert result.ok, result

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import basisu
 from .classify import COLOR, NORMAL
+from .pixels import ToolError
 
 MIME = {
     "png": "image/png",
@@ -28,6 +29,8 @@ FORMAT_OF_MIME = {mime: name for name, mime in MIME.items()}
 EXTENSION = {"webp": "EXT_texture_webp", "avif": "EXT_texture_avif", "ktx2": "KHR_texture_basisu"}
 AVIF_SPEED = 7
 WEBP_METHOD = 4
+WEBP_MAX_SIDE = 16383
+"""The largest width or height a WebP image can have (its header stores 14 bits)."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +64,18 @@ def encode(array: np.ndarray, how: Encoding) -> bytes:
         return basisu.encode(array, settings)
     from PIL import Image as PILImage
 
+    if how.format == "webp" and max(array.shape[:2]) > WEBP_MAX_SIDE:
+        raise ToolError(f"WebP cannot store an image wider or taller than {WEBP_MAX_SIDE} pixels.")
     image = PILImage.fromarray(array[..., 0] if array.shape[2] == 1 else array)
     out = io.BytesIO()
+    try:
+        _save(image, array, how, out)
+    except (OSError, ValueError) as exc:  # the codec library refused (a size or mode it cannot store)
+        raise ToolError(f"the {how.format} encoder failed ({exc}).") from exc
+    return out.getvalue()
+
+
+def _save(image, array: np.ndarray, how: Encoding, out: io.BytesIO) -> None:
     if how.format == "png":
         _png(image, array).save(out, format="PNG", optimize=True)
     elif how.format == "jpeg":
@@ -81,8 +94,7 @@ def encode(array: np.ndarray, how: Encoding) -> bytes:
             subsampling = "4:0:0"
         image.save(out, format="AVIF", quality=how.quality, speed=AVIF_SPEED, subsampling=subsampling)
     else:
-        raise ValueError(f"unknown texture format {how.format!r}")
-    return out.getvalue()
+        raise TypeError(f"unknown texture format {how.format!r}")
 
 
 def _png(image, array: np.ndarray):  # -> PIL.Image.Image
