@@ -5,6 +5,7 @@ errors for what the server refuses, and the real rate limit's Retry-After."""
 from __future__ import annotations
 
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -225,3 +226,13 @@ def test_output_to_a_folder_and_an_unwritable_output(
     with pytest.raises(LocalFileError, match="cannot write there"):
         client.compress(models["glb"], blocker / "out.glb")  # a "folder" that is a file
     assert len(list(client.jobs())) == jobs_before  # refused before anything was sent
+
+
+def test_a_zip_of_a_gltf_folder(live: Live, models: dict[str, Path], tmp_path: Path) -> None:
+    archive = tmp_path / "scene.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for file in models["gltf"].parent.iterdir():
+            z.write(file, f"scene/{file.name}")
+    result = Client(api_key=live.key, base_url=live.url).compress(archive)
+    assert result.path == tmp_path / "scene.min.glb"
+    assert_glb(result.path)
