@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from glbcompress.service.web.figures import format_size
+from tests.browser.conftest import save_screenshot
 from tests.browser.test_dashboard_compress import DRAWN_PIXELS, drawn_fraction
 from tests.fixtures import texture_models
 from tests.fixtures.models import generate_all
@@ -112,6 +113,10 @@ def test_progress_and_ktx2_draco_decoded_by_our_own_decoders(signed_up: Any, tmp
     for view in (".view-before", ".view-after"):
         assert drawn_fraction(page, f"{DONE} {view}") > 0.02, view
     assert card.locator(".preview-message").inner_text() == ""
+    # The KTX2 texture was transcoded, not drawn black or untextured: both views look alike.
+    views = [thumbnail(page, f"{DONE} {view}") for view in (".view-before", ".view-after")]
+    assert difference(*views) < 6
+    save_screenshot(page, "dashboard-preview-ktx2-draco")
 
     # The decoders came from us: Draco's and Basis' WebAssembly, from the npm package we serve.
     paths = {urlsplit(url).path for url in requests if url.startswith(server)}
