@@ -353,3 +353,40 @@ def test_corpus_model_simplifies_validly_within_the_bound(name: str, tmp_path: P
     original, output, decoded = validate(source, out, decoded_copy(out, tmp_path / "decoded.glb"))
     assert new_errors(original, output) == {}
     assert new_errors(original, decoded) == {}
+
+
+def _unwelded(doc: Document, flat: bool) -> None:
+    """Turn the document's one primitive into triangle soup (three vertices per triangle), with
+    each corner carrying its face normal (flat) or its original smooth normal."""
+    (prim,) = _prims(doc)
+    tri = _tris(prim).reshape(-1)
+    for semantic, a in list(prim["attributes"].items()):
+        prim["attributes"][semantic] = Accessor(np.ascontiguousarray(a.data[tri]), a.type)
+    if flat:
+        p = prim["attributes"]["POSITION"].floats().reshape(-1, 3, 3).astype(np.float64)
+        face = np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0])
+        face /= np.linalg.norm(face, axis=1, keepdims=True)
+        prim["attributes"]["NORMAL"] = Accessor(np.repeat(face, 3, axis=0).astype(np.float32), "VEC3")
+    prim["indices"] = Accessor(np.arange(len(tri), dtype=np.uint32), "SCALAR")
+    doc.accessors[:] = [*prim["attributes"].values(), prim["indices"]]
+
+
+def test_faceted_triangle_soup_drops_its_flat_normals_and_simplifies(folder: Path) -> None:
+    source = simplify_models.uv_sphere(folder / "soup-source.glb", segments=48, rings=24)
+    doc = read(source)
+    _unwelded(doc, flat=True)
+    soup = folder / "soup.glb"
+    write_glb(doc, soup, WriteOptions())
+    changes = simplify(doc, SimplifyOptions(simplify_ratio=0.25, simplify_error=0.02))
+    (prim,) = _prims(doc)
+    assert changes["flat normals dropped (viewers compute them)"] == 1
+    assert "NORMAL" not in prim["attributes"] and "TEXCOORD_0" in prim["attributes"]
+    assert changes["triangles after"] <= 0.3 * changes["triangles before"]
+    assert changes["fidelity"]["simplify_hausdorff"] <= 0.02
+    _write_and_validate(doc, soup, folder / "soup.out.glb")
+    # Smooth normals on the same soup are real data: kept, and the corners cannot weld.
+    smooth = read(source)
+    _unwelded(smooth, flat=False)
+    kept = simplify(smooth, SimplifyOptions(simplify_ratio=0.25, simplify_error=0.02))
+    (prim,) = _prims(smooth)
+    assert "NORMAL" in prim["attributes"] and "flat normals dropped (viewers compute them)" not in kept

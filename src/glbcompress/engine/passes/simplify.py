@@ -22,6 +22,9 @@ What it keeps, and how:
   morph-target displacements also count in the error (projected to fewer numbers when there are
   many joints or targets), so a vertex a pose or a target moves is not removed just because the
   rest pose is flat there; and the result is measured at every target's full weight too.
+- Faceted meshes. Where every triangle carries its own face normal at its corners (scans
+  exported as triangle soup), the normals are dropped: viewers compute the same flat normals
+  themselves, and without them the corners weld and the mesh can be simplified at all.
 - Points are thinned as points (meshoptimizer's point simplifier, colours considered), as far as
   the ratio asks and the error allows; lines are left alone.
 
@@ -304,6 +307,39 @@ def _simplifiable(prim: dict) -> bool:
     )
 
 
+FLAT_COSINE = 0.9999
+"""A corner's normal this close to its triangle's own (cosine) counts as the face normal."""
+
+
+def _flat_normals(prim: dict) -> bool:
+    """True if every triangle carries its own face normal at its three corners: a faceted model
+    (often a scan exported as triangle soup, three vertices per triangle). Such normals hold
+    nothing a viewer does not compute itself (glTF: without normals, flat normals), yet they keep
+    every triangle's corners apart, so nothing could be simplified. Tangents and morph-target
+    normals need the normals: then False."""
+    attributes = prim.get("attributes", {})
+    normal, position = attributes.get("NORMAL"), attributes.get("POSITION")
+    if (
+        not isinstance(normal, Accessor)
+        or "TANGENT" in attributes
+        or any("NORMAL" in t for t in prim.get("targets", []))
+    ):
+        return False
+    tri = _triangle_list(prim)
+    if not len(tri):
+        return False
+    corners = position.floats()[tri].astype(np.float64)
+    face = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
+    length = np.linalg.norm(face, axis=1)
+    valid = length > 0
+    if not valid.any():
+        return False
+    face = face[valid] / length[valid, None]
+    normals = normal.floats()[tri[valid]].astype(np.float64)
+    normals /= np.maximum(np.linalg.norm(normals, axis=2, keepdims=True), 1e-12)
+    return bool((np.einsum("tcj,tj->tc", normals, face) > FLAT_COSINE).all())
+
+
 # -- the metric ---------------------------------------------------------------------------------
 
 
@@ -513,6 +549,9 @@ class _Run:
         limit, to_scene = self._limits(mesh)
         units: dict[tuple, list[dict]] = {}
         for prim in prims:
+            if _simplifiable(prim) and _flat_normals(prim):
+                del prim["attributes"]["NORMAL"]
+                self.counts["flat normals dropped (viewers compute them)"] += 1
             if _simplifiable(prim):
                 units.setdefault(_layout(prim), []).append(prim)
             elif prim.get("mode", TRIANGLES) == POINTS and order_free(prim):
