@@ -35,11 +35,9 @@ import click
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 from . import __version__, batch
-from .client.commands import register as register_remote_commands
 from .engine import api
 from .engine.errors import InvalidOptions
 from .engine.options import PASS_MODULES, schema
-from .service.commands import register as register_service_commands
 
 SCHEMA = schema()
 LONG_WORK_BYTES = 4 * 1024 * 1024
@@ -101,6 +99,16 @@ class Group(click.Group):
             click.echo("glbcompress: interrupted", err=True)
             code = 130
         sys.exit(code if isinstance(code, int) else 0)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None and _register_more_commands(self):
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        _register_more_commands(self)
+        return super().list_commands(ctx)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -443,7 +451,16 @@ def options(as_json: bool) -> None:
     Console(highlight=False).print(table)
 
 
-# The web service's commands (serve, migrate, users); their module imports the service lazily.
-register_service_commands(cli)
-# `glbcompress remote ...`: the same compression on a server, through the SDK (imported lazily).
-register_remote_commands(cli, engine_options, SectionedCommand)
+def _register_more_commands(group: click.Group) -> bool:
+    """Add the web service's commands (serve, migrate, worker, users) and ``glbcompress remote``
+    (the same compression on a server, through the SDK) the first time a command other than the
+    local ones is looked up or all are listed: their modules and click options would cost a local
+    ``compress`` (timed against gltfpack) start-up for nothing. False once already added."""
+    if "remote" in group.commands:
+        return False
+    from .client.commands import register as register_remote_commands
+    from .service.commands import register as register_service_commands
+
+    register_service_commands(group)
+    register_remote_commands(group, engine_options, SectionedCommand)
+    return True

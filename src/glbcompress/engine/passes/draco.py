@@ -28,19 +28,15 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..codecs.draco import (
-    DracoError,
-    EncodedMesh,
-    EncodeSettings,
-    StreamAttribute,
-    encode_mesh,
-    quantize_grid,
-)
 from ..document import Accessor, Blob, Document
 from ..links import reachable, referrers
+
+if TYPE_CHECKING:  # the codec module is imported by the functions that run it: most runs never do
+    from ..codecs.draco import EncodedMesh, StreamAttribute
 
 NAME = "draco"
 EXTENSION = "KHR_draco_mesh_compression"
@@ -73,6 +69,8 @@ DEFAULTS = DracoOptions()
 
 def draco(doc: Document, options: DracoOptions = DEFAULTS) -> dict:
     """Compress every triangle primitive of doc with Draco, in place."""
+    from ..codecs.draco import DracoError, EncodeSettings, encode_mesh
+
     warnings: list[str] = []
     groups = _groups(doc, warnings)
     if not groups:
@@ -203,6 +201,8 @@ def _volumes(groups: list[list[dict]], bits: int) -> dict[bool, _Volume]:
 
 
 def _volume(positions: list[np.ndarray], bits: int) -> _Volume:
+    from ..codecs.draco import quantize_grid
+
     lo = np.min([p.min(axis=0) for p in positions], axis=0).astype(np.float64)
     hi = np.max([p.max(axis=0) for p in positions], axis=0).astype(np.float64)
     # Draco takes the corner and edge as float32: round them outwards so every position is inside.
@@ -232,6 +232,8 @@ class _Plan:
 
 def _plan(prim: dict, options: DracoOptions) -> _Plan:
     """Decide, for each attribute of a primitive, how it goes into the stream (or stays out)."""
+    from ..codecs.draco import StreamAttribute
+
     attributes: dict[str, Accessor] = prim["attributes"]
     weights = _weights_u8({s: a for s, a in attributes.items() if s.startswith("WEIGHTS_")})
     quantized = _quantized_slot(attributes)
