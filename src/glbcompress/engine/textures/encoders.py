@@ -16,7 +16,7 @@ import numpy as np
 
 from . import basisu
 from .classify import COLOR, NORMAL
-from .pixels import ToolError
+from .pixels import ToolError, quiet_pillow
 
 MIME = {
     "png": "image/png",
@@ -122,6 +122,7 @@ def decode(data: bytes, fmt: str, channels: int) -> np.ndarray:
     else:
         from PIL import Image as PILImage
 
+        quiet_pillow()  # our own output, of an image whose size was checked
         with PILImage.open(io.BytesIO(data)) as image:
             mode = image.mode
             if mode == "P":

@@ -53,11 +53,9 @@ def open_image(data: bytes, mime: str, where: str, max_pixels: int):  # -> PIL.I
 
     if mime not in PILLOW_FORMATS:
         raise UnsupportedModel(f"{where}: cannot decode {mime} images.")
+    quiet_pillow()
     try:
-        with warnings.catch_warnings():
-            # Our own limit (checked below) decides; Pillow's hard stop stays as a backstop.
-            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            image = PILImage.open(io.BytesIO(data), formats=[PILLOW_FORMATS[mime]])
+        image = PILImage.open(io.BytesIO(data), formats=[PILLOW_FORMATS[mime]])
     except PILImage.DecompressionBombError as exc:
         bound = 2 * (PILImage.MAX_IMAGE_PIXELS or 0)
         raise LimitExceeded(
@@ -67,6 +65,15 @@ def open_image(data: bytes, mime: str, where: str, max_pixels: int):  # -> PIL.I
         raise InvalidModel(f"{where}: the {mime} image cannot be read ({exc}).") from exc
     check_pixels(*image.size, where, max_pixels)
     return image
+
+
+def quiet_pillow() -> None:
+    """Silence Pillow's decompression-bomb *warning* (process-wide: warning filters are global, and
+    images are decoded in threads): our own limit, checked from the header before any pixel is
+    decoded, decides, and Pillow's hard stop (DecompressionBombError) stays as a backstop."""
+    from PIL import Image as PILImage
+
+    warnings.filterwarnings("ignore", category=PILImage.DecompressionBombWarning)
 
 
 def check_pixels(width: int, height: int, where: str, max_pixels: int) -> None:
