@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,10 @@ from glbcompress.service.auth.key_rate_limit import KeyRateLimit
 from glbcompress.service.auth.redis_counters import RedisKeyActivity, RedisKeyRateLimit, make_key_counters
 from glbcompress.service.db import Database, migrate
 from glbcompress.service.jobs.celery_app import QUEUE_NAME, Dispatcher
+from glbcompress.service.jobs.celery_queue import CeleryQueue
 from glbcompress.service.redis_client import connect
 from glbcompress.service.settings import Settings
+from glbcompress.service.storage import make_storage
 
 from .scaleout_support import GLBCOMPRESS, redis_prefix
 from .support import PASSWORD
@@ -121,3 +124,20 @@ def test_an_unreachable_redis_lets_requests_through(tmp_path: Path) -> None:
     assert stored is not None and stored.last_used_at is not None
     assert activity.figures(stored) == (0, stored.last_used_at)
     db.dispose()
+
+
+def test_a_web_process_accepts_jobs_while_the_broker_is_down(tmp_path: Path) -> None:
+    """The job stays queued in the database (a worker sends its message once Redis is back);
+    the request that queued it neither waits on the broker nor fails."""
+    settings = Settings(data_dir=tmp_path, queue="celery", broker_url="redis://127.0.0.1:1/0")
+    db = Database(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    queue = CeleryQueue(db, make_storage(settings), settings)
+    queue.start()
+    try:
+        started = time.monotonic()
+        queue.notify("job-a")
+        assert time.monotonic() - started < 0.5
+        assert queue.stats() == {"backend": "celery", "broker": "unavailable"}
+    finally:
+        queue.stop()
+        db.dispose()
