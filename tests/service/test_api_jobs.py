@@ -190,6 +190,8 @@ def test_invalid_models_and_options_are_named(api: Api, models: dict[str, Path])
     assert_problem(api.post("/v1/jobs?options=[1]", content=glb), 400, "invalid-options", "JSON object")
     assert_problem(api.post('/v1/jobs?options={"nope":1}', content=glb), 400, "invalid-options", "'nope'")
     assert_problem(api.post("/v1/jobs?preset=fastest", content=glb), 400, "invalid-options", "'fastest'")
+    lod_files = json.dumps({"lods": "1,0.5", "lod_files": True})
+    assert_problem(api.post("/v1/jobs?options=" + lod_files, content=glb), 400, "invalid-options", "one GLB")
     assert_problem(api.post("/v1/jobs?filename=chair.obj", content=glb), 415, "unsupported-file-type", ".obj")
     assert_problem(
         api.post("/v1/jobs", files={"file": ("chair.fbx", glb)}), 415, "unsupported-file-type", "'chair.fbx'"

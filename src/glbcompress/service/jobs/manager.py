@@ -37,11 +37,22 @@ PARTIAL_MAX_AGE_SECONDS = 24 * 3600
 """Work files of interrupted uploads and jobs older than this are deleted by the sweep."""
 
 
+ONE_GLB_PER_JOB = (
+    "Separate level-of-detail files (lod_files) are made by the command line only "
+    "(glbcompress compress --lods 1,0.5 --lod-files); a job gives one GLB, with the levels of detail "
+    "inside it (MSFT_lod) when you set “Lods”."
+)
+"""Why a job refuses lod_files: it stores and serves one GLB."""
+
+
 def check_options(preset: str | None, options: Mapping[str, Any] | None) -> dict[str, Any]:
     """The options as a job stores them, after the engine accepted them (raises InvalidOptions)."""
+    from glbcompress.engine import lods
     from glbcompress.engine.api import options_for
+    from glbcompress.engine.errors import InvalidOptions
 
-    options_for(dict(options or {}), preset)
+    if lods.wants_files(options_for(dict(options or {}), preset)):
+        raise InvalidOptions(ONE_GLB_PER_JOB)
     return {"preset": preset, "options": dict(options or {})}
 
 

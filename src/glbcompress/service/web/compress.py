@@ -32,7 +32,7 @@ from ..storage import MissingBlob
 from . import vendor
 from .figures import downloadable, format_size, job_view
 from .history import key_labels
-from .options_panel import NOT_IN_JOBS, panel
+from .options_panel import panel
 from .pages import CurrentUser, current_user, render
 
 log = logging.getLogger("glbcompress.web")
@@ -138,9 +138,6 @@ async def upload(
         overrides = _parse_options(options)
     except ValueError as exc:
         return problem(400, "Invalid options", str(exc), "invalid-options")
-    for name, why in NOT_IN_JOBS.items():
-        if overrides.get(name):
-            return problem(400, "Invalid options", why, "invalid-options")
     from glbcompress.engine.errors import InvalidOptions
 
     try:

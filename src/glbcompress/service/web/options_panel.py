@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from ..jobs.manager import ONE_GLB_PER_JOB
+
 LABELS = {
     "prune": "Remove unused data",
     "dedup": "Merge duplicates",
@@ -32,11 +34,7 @@ EXCLUSIVE = {"meshopt": ["draco"], "draco": ["meshopt", "quantize"]}
 """Turning a pass on turns these off (one mesh codec at a time; Draco quantizes on its own)."""
 
 
-NOT_IN_JOBS = {
-    "lod_files": "Separate level-of-detail files (lod_files) are made by the command line only "
-    "(glbcompress compress --lods 1,0.5 --lod-files); a job gives one GLB, with the levels of detail "
-    "inside it (MSFT_lod) when you set “Lods”.",
-}
+NOT_IN_JOBS = {"lod_files": ONE_GLB_PER_JOB}
 """Options a job cannot honour (it stores and serves one GLB), left out of the panel; a job that
 asks for one is refused with this message."""
 
