@@ -163,6 +163,15 @@ def test_simplify_goal_compares_fidelity_per_ratio_and_checks_budgets() -> None:
     assert goal["target_misses"] == ["a (glbcompress target 25%)", "b (glbcompress target 50%)"]
     lines = report.simplify_goal_lines(goal)
     assert lines[0].startswith("FAIL ratio 0.5") and lines[-1].startswith("FAIL target size")
+    # A reference that kept (nearly) every triangle did not simplify: it is not compared.
+    for m in models:
+        for r in m["results"]:
+            if r["config"] == "gltf-transform simplify 0.5":
+                r["triangles"] = 1000
+    goal = report.simplify_goal(models)
+    assert goal is not None and goal["ratios"]["0.5"]["pass"]
+    assert goal["ratios"]["0.5"]["not_compared"] == ["gltf-transform simplify 0.5"]
+    assert "not compared, kept too many triangles: gltf-transform" in report.simplify_goal_lines(goal)[0]
     text = "\n".join(report.target_table(models))
     assert "| a | glbcompress target 50% | 500 | 480 | 0.960 | hit |" in text
     assert "| b | glbcompress target 50% | 500 | 510 | 1.020 | miss |" in text
