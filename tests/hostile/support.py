@@ -192,7 +192,9 @@ def _forkserver() -> Any:
     global _context
     if _context is None:
         _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(["glbcompress.engine.api", "tests.hostile.support"])
+        _context.set_forkserver_preload(
+            ["glbcompress.engine.api", "glbcompress.service.jobs.runner", "tests.hostile.support"]
+        )
     return _context
 
 
