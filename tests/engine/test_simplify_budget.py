@@ -91,3 +91,28 @@ def test_corpus_models_meet_their_budget_or_are_refused(model: str, tmp_path: Pa
     assert report.scene_after.skins == report.scene_before.skins
     before, after = validate(source, out)
     assert new_errors(before, after) == {}
+
+
+def test_texture_heavy_model_fills_the_budget_between_texture_levels(tmp_path: Path) -> None:
+    """Texture levels halve the textures' size; a budget between two levels is filled by a texture
+    scale between them rather than left a third empty."""
+    import numpy as np
+
+    from tests.fixtures.models import Builder, _mesh_box
+
+    b = Builder()
+    rng = np.random.default_rng(3)
+    noise = rng.integers(0, 256, (256, 256, 3), dtype=np.uint8)  # compresses badly: textures dominate
+    image = b.image_png(np.dstack([noise, np.full((256, 256, 1), 255, np.uint8)]), name="noise")
+    texture = b.add("textures", {"source": image})
+    material = b.add("materials", {"pbrMetallicRoughness": {"baseColorTexture": {"index": texture}}})
+    node = b.add("nodes", {"mesh": _mesh_box(b, material, name="Box")})
+    b.add("scenes", {"nodes": [node]})
+    b.gltf["scene"] = 0
+    source = b.write_glb(tmp_path / "noisy.glb")
+    full = compress(source, tmp_path / "full.glb").output_bytes
+    budget = int(0.6 * full)
+    report = compress(source, tmp_path / "out.glb", {"target_size_mb": budget / 1e6})
+    (entry,) = [p.changes for p in report.passes if p.name == "target size"]
+    assert 0.95 * budget <= report.output_bytes <= budget
+    assert 0.5 < entry["texture scale"] < 1.0

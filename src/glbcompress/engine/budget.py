@@ -8,7 +8,8 @@ size. The search compresses the model a bounded number of times, trying geometry
    size, when the textures pass is on): compress with the geometric error allowed to reach
    ``GEOMETRY_CAP`` (1% of the scene's diagonal, measured as a Hausdorff distance). If that still
    does not fit, the textures must give more: next level. If it fits, bisect (in log scale) for
-   the smallest geometric error that fits at this level.
+   the smallest geometric error that fits at this level; then, below the first level, bisect the
+   texture scale towards the level above while the output still fits (levels are far apart).
 3. With the smallest textures, the error may grow to ``MAX_ERROR`` (5%). Past that the model
    would be destroyed rather than simplified: the search stops with ``BudgetUnreachable``, whose
    message says how small the model can go.
@@ -49,6 +50,8 @@ CLOSE_ENOUGH = 0.95
 """...and stops once an output that fits is at least this fraction of it."""
 TEXTURE_SCALES = (1.0, 0.5, 0.25, 0.125)
 """Texture levels: factors on every texture scale option (colour, normal and data maps)."""
+TEXTURE_STEPS = 3
+"""Bisection steps on the texture scale between two levels, when the lower one leaves room."""
 TEXTURE_SCALE_OPTIONS = ("texture_scale", "texture_scale_normal", "texture_scale_data")
 
 
@@ -146,13 +149,19 @@ class _Search:
         for k, scale in enumerate(scales):
             unsimplified = self.trials[0] if scale == 1.0 else self.run(scale, 0.0)
             if unsimplified.size <= self.budget:
+                self._fill_with_textures(scales[k - 1], scale)  # k > 0: level 1.0 was tried first
+                assert self.best is not None
                 return self.best
             caps = (GEOMETRY_CAP, MAX_ERROR) if k == len(scales) - 1 else (GEOMETRY_CAP,)
             low = (MIN_ERROR, unsimplified.size)
             for cap in caps:
                 high = self.run(scale, cap)
                 if high.size <= self.budget:
-                    return self._narrow(scale, low, (cap, high.size))
+                    self._narrow(scale, low, (cap, high.size))
+                    if k:
+                        self._fill_with_textures(scales[k - 1], scale)
+                    assert self.best is not None
+                    return self.best
                 low = (cap, high.size)
         raise BudgetUnreachable(self._refusal())
 
@@ -196,6 +205,20 @@ class _Search:
             trial = self.run(scale, error, ratio)
             if trial.size > self.budget:
                 over.append(trial)
+
+    def _fill_with_textures(self, larger: float, smaller: float) -> None:
+        """Texture levels are far apart (each halves the textures' size), so the level that fits
+        may leave much of the budget unused: bisect (in log scale) for the largest texture scale
+        between it and the level above that still fits at the chosen geometric error."""
+        for _step in range(TEXTURE_STEPS):
+            best = self.best
+            if best is None or best.size >= CLOSE_ENOUGH * self.budget:
+                return
+            middle = math.sqrt(larger * smaller)
+            if self.run(middle, best.error, best.ratio).size <= self.budget:
+                smaller = middle
+            else:
+                larger = middle
 
     def _refusal(self) -> str:
         smallest = self.smallest
