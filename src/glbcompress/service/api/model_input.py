@@ -36,7 +36,7 @@ from ..auth.api_keys import Caller
 from ..context import services
 from ..db import Job, JobSource
 from ..jobs.archive import safe_name
-from ..jobs.manager import UPLOAD_SUFFIXES, check_options, clean_filename, input_key
+from ..jobs.manager import UPLOAD_SUFFIXES, check_options, clean_filename, input_key, unsupported_kind
 from ..storage import Blob, Storage
 from ..webhooks import deliveries
 from ..webhooks.urls import BadCallbackUrl, check_address, check_url
@@ -91,10 +91,9 @@ def field_value(text: str) -> Any:
 
 
 def unsupported_type(filename: str) -> str | None:
-    suffix = PurePath(filename).suffix.lower()
-    if suffix in UPLOAD_SUFFIXES:
+    kind = unsupported_kind(filename)
+    if kind is None:
         return None
-    kind = f"a {suffix} file" if suffix else "a file without an extension"
     return (
         f"'{filename}' is {kind}. Send a .glb, a .gltf (with its files as more parts, or as a .zip of "
         "its folder) or a .zip; name raw uploads with the filename parameter."

@@ -31,6 +31,17 @@ from .queue import JobQueue
 log = logging.getLogger("glbcompress.jobs")
 
 UPLOAD_SUFFIXES = (".glb", ".gltf", ".zip")
+
+
+def unsupported_kind(filename: str) -> str | None:
+    """What a file of this name is ("a .obj file") when a job cannot take it, else None; the
+    dashboard and the API word the rest of the refusal for their users."""
+    suffix = PurePath(filename).suffix.lower()
+    if suffix in UPLOAD_SUFFIXES:
+        return None
+    return f"a {suffix} file" if suffix else "a file without an extension"
+
+
 """What an upload may be: a GLB, a .gltf (self-contained), or a .zip holding one model with its
 files (unpacked safely by the job, ``archive.py``)."""
 PARTIAL_MAX_AGE_SECONDS = 24 * 3600

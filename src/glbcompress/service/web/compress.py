@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from ..auth import csrf
 from ..context import services
 from ..db import JobSource, User, utcnow
-from ..jobs.manager import UPLOAD_SUFFIXES, clean_filename
+from ..jobs.manager import UPLOAD_SUFFIXES, clean_filename, unsupported_kind
 from ..storage import MissingBlob
 from . import vendor
 from .figures import downloadable, format_size, job_view
@@ -111,10 +111,9 @@ def _parse_options(text: str) -> dict[str, Any]:
 
 def unsupported_type(filename: str) -> str | None:
     """Why a file of this name cannot be compressed, or None."""
-    suffix = PurePath(filename).suffix.lower()
-    if suffix in UPLOAD_SUFFIXES:
+    kind = unsupported_kind(filename)
+    if kind is None:
         return None
-    kind = f"a {suffix} file" if suffix else "a file without an extension"
     return (
         f"“{filename}” is {kind}. Upload a .glb, a .gltf (a .gltf with separate files: drop them "
         "together, or a .zip of its folder) or a .zip."
