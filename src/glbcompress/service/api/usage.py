@@ -84,13 +84,7 @@ def account_usage(
     s = services(request)
     user_id = caller.user.id
     daily = usage.daily(s.db, user_id, days)
-    window = usage.Figures(
-        models=sum(d.models for d in daily),
-        failed=sum(d.failed for d in daily),
-        bytes_in=sum(d.bytes_in for d in daily),
-        bytes_out=sum(d.bytes_out for d in daily),
-        saved=sum(d.saved for d in daily),
-    )
+    window = usage.total(daily)
     sources = usage.by_source(s.db, user_id)
     per_key = usage.by_source(s.db, user_id, Job.api_key_id)
     now = utcnow()

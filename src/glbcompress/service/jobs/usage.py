@@ -12,7 +12,7 @@ grouped query per figure, the same on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -35,6 +35,18 @@ class Figures:
 @dataclass(frozen=True)
 class Day(Figures):
     day: date = date.min
+
+
+def total(rows: Iterable[Figures]) -> Figures:
+    """The sum of several rows (e.g. the days of a window)."""
+    rows = list(rows)
+    return Figures(
+        models=sum(r.models for r in rows),
+        failed=sum(r.failed for r in rows),
+        bytes_in=sum(r.bytes_in for r in rows),
+        bytes_out=sum(r.bytes_out for r in rows),
+        saved=sum(r.saved for r in rows),
+    )
 
 
 def _figures() -> list[ColumnElement[Any]]:

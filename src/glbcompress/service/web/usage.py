@@ -119,13 +119,7 @@ def key_rows(request: Request, user_id: int) -> list[dict[str, Any]]:
 def usage_page(request: Request, user: CurrentUser) -> Response:
     db = services(request).db
     days = usage.daily(db, user.id, DAYS)
-    window = usage.Figures(
-        models=sum(d.models for d in days),
-        failed=sum(d.failed for d in days),
-        bytes_in=sum(d.bytes_in for d in days),
-        bytes_out=sum(d.bytes_out for d in days),
-        saved=sum(d.saved for d in days),
-    )
+    window = usage.total(days)
     sources = usage.by_source(db, user.id)
     source_rows = [
         {"label": label, "figures": sources.get(key, usage.Figures())}
