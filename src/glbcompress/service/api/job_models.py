@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..db import Job, JobStatus, WebhookDelivery, utcnow
+from ..db import Job, JobStatus, WebhookDelivery
+from ..jobs.manager import has_result
 from .problems import TYPE_PREFIX, job_error_kind
 
 Status = Literal["queued", "running", "succeeded", "failed", "canceled"]
@@ -70,16 +71,6 @@ def compression_ratio(input_bytes: int, output_bytes: int | None) -> float | Non
     if not output_bytes or not input_bytes:
         return None
     return round(input_bytes / output_bytes, 4)
-
-
-def has_result(job: Job, now: datetime | None = None) -> bool:
-    now = now or utcnow()
-    return bool(
-        job.status == JobStatus.SUCCEEDED
-        and job.output_key
-        and job.purged_at is None
-        and (job.expires_at is None or job.expires_at > now)
-    )
 
 
 def job_out(job: Job, delivery: WebhookDelivery | None = None) -> JobOut:

@@ -22,11 +22,12 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ..context import Services, services
 from ..db import Job, JobStatus
+from ..jobs.manager import has_result
 from ..storage import MissingBlob
 from ..web.compress import content_disposition, download_name
 from ..webhooks import deliveries
 from . import problems
-from .job_models import JobOut, compression_ratio, has_result, job_out
+from .job_models import JobOut, compression_ratio, job_out
 from .key_auth import ApiKeyAuth
 from .model_input import UploadParams, submit
 from .problems import job_error_kind, of_kind

@@ -48,6 +48,17 @@ PARTIAL_MAX_AGE_SECONDS = 24 * 3600
 """Work files of interrupted uploads and jobs older than this are deleted by the sweep."""
 
 
+def has_result(job: Job, now: datetime | None = None) -> bool:
+    """Whether the job's result can still be downloaded (it succeeded and has not expired)."""
+    now = now or utcnow()
+    return bool(
+        job.status == JobStatus.SUCCEEDED
+        and job.output_key
+        and job.purged_at is None
+        and (job.expires_at is None or job.expires_at > now)
+    )
+
+
 ONE_GLB_PER_JOB = (
     "Separate level-of-detail files (lod_files) are made by the command line only "
     "(glbcompress compress --lods 1,0.5 --lod-files); a job gives one GLB, with the levels of detail "

@@ -27,10 +27,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from ..auth import csrf
 from ..context import services
 from ..db import JobSource, User, utcnow
-from ..jobs.manager import UPLOAD_SUFFIXES, clean_filename, unsupported_kind
+from ..jobs.manager import UPLOAD_SUFFIXES, clean_filename, has_result, unsupported_kind
 from ..storage import MissingBlob
 from . import vendor
-from .figures import downloadable, format_size, job_view
+from .figures import format_size, job_view
 from .history import key_labels
 from .options_panel import panel
 from .pages import CurrentUser, current_user, render
@@ -184,7 +184,7 @@ def content_disposition(filename: str) -> str:
 async def download(request: Request, user: CurrentUser, job_id: str) -> Response:
     s = services(request)
     job = _own_job(request, user, job_id)
-    if not downloadable(job):
+    if not has_result(job):
         if job.finished and job.expires_at is not None and job.expires_at <= utcnow():
             raise HTTPException(410, "This result has expired and was deleted. Compress the model again.")
         if job.purged_at is not None:

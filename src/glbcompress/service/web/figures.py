@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ..db import Job, JobSource, JobStatus, utcnow
+from ..jobs.manager import has_result
 
 STEPS = {
     "": "Waiting for a free worker",
@@ -112,16 +113,6 @@ def source_label(job: Job, key_labels: dict[Any, str] | None = None) -> str:
     return (key_labels or {}).get(job.api_key_id, "API")
 
 
-def downloadable(job: Job, now: datetime | None = None) -> bool:
-    now = now or utcnow()
-    return bool(
-        job.status == JobStatus.SUCCEEDED
-        and job.output_key
-        and job.purged_at is None
-        and (job.expires_at is None or job.expires_at > now)
-    )
-
-
 def fidelity_value(value: Any, unit: str) -> str:
     """A fidelity figure with its unit: '0.0012% of the model's size', '0.4°', '0.962 (1 = identical)'."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -188,7 +179,7 @@ def job_view(
     summary = report_summary(job.report) if job.status == JobStatus.SUCCEEDED else None
     before = summary["input_bytes"] if summary else job.input_bytes
     after = summary["output_bytes"] if summary else job.output_bytes
-    can_download = downloadable(job, now)
+    can_download = has_result(job, now)
     return {
         "id": job.id,
         "filename": job.filename,
