@@ -36,6 +36,7 @@ from .jobs import JobManager, JobQueue, Sweeper, make_queue
 from .middleware import RequestContext
 from .settings import Settings
 from .storage import Storage, TooLarge, make_storage
+from .upload_deadline import UploadDeadline, UploadTimedOut
 from .web import router as web_router
 from .web.pages import STATIC, CsrfFailed, FormTooLarge, LoginRequired, login_redirect, render
 from .webhooks import Dispatcher
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None, *, queue_factory: QueueFactory 
     )
     app.state.services = services
     app.state.webhooks = webhooks
+    app.add_middleware(UploadDeadline, seconds=settings.upload_timeout_seconds)
     app.add_middleware(RequestContext)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(health.router)
@@ -123,6 +125,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FormTooLarge)
     async def _form_too_large(request: Request, exc: FormTooLarge) -> Response:
         response = _error_page(request, 413, "Form too large", "This form sent more data than a form may.")
+        response.headers["Connection"] = "close"
+        return response
+
+    @app.exception_handler(UploadTimedOut)
+    async def _upload_timed_out(request: Request, exc: UploadTimedOut) -> Response:
+        response = problem(408, "Upload too slow", str(exc), "upload-timeout")
         response.headers["Connection"] = "close"
         return response
 

@@ -97,6 +97,11 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Times a job interrupted by a restart is started again."
     )
     max_upload_mb: float = Field(default=1024, gt=0, description="Largest upload accepted.")
+    upload_timeout_seconds: float = Field(
+        default=900,
+        gt=0,
+        description="Longest time a request body may take to arrive (slow clients are cut off).",
+    )
     retention_hours: float = Field(
         default=24, gt=0, description="How long inputs and results are kept after a job ends."
     )

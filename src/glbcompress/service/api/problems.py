@@ -94,6 +94,7 @@ KINDS: dict[str, tuple[int, str, str]] = {
     "job-not-finished": (409, "Job not finished", "The job has no result yet: wait for it."),
     "job-failed": (409, "Job failed", "The job failed or was canceled; it has no result."),
     "result-expired": (410, "Result expired", "The result was deleted after the retention period."),
+    "upload-timeout": (408, "Upload too slow", "The body did not arrive within the server's upload time."),
     "file-too-large": (413, "File too large", "The upload is larger than the server's limit."),
     "unsupported-file-type": (415, "Unsupported file type", "Not a .glb, .gltf or .zip."),
     "validation-error": (422, "Invalid request", "A parameter has the wrong type or is out of range."),
