@@ -33,6 +33,7 @@ from .context import Services
 from .db import Database
 from .db.migrate import check as check_schema
 from .jobs import JobManager, JobQueue, Sweeper, make_queue
+from .jobs.quotas import QuotaExceeded
 from .middleware import RequestContext
 from .settings import Settings
 from .storage import Storage, TooLarge, make_storage
@@ -126,6 +127,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def _form_too_large(request: Request, exc: FormTooLarge) -> Response:
         response = _error_page(request, 413, "Form too large", "This form sent more data than a form may.")
         response.headers["Connection"] = "close"
+        return response
+
+    @app.exception_handler(QuotaExceeded)
+    async def _quota_exceeded(request: Request, exc: QuotaExceeded) -> Response:
+        response = problem(exc.status, exc.title, exc.detail, exc.kind)
+        response.headers["Connection"] = "close"  # the unread body is not wanted
         return response
 
     @app.exception_handler(UploadTimedOut)

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         default=3, ge=1, description="Times a job interrupted by a restart is started again."
     )
     max_upload_mb: float = Field(default=1024, gt=0, description="Largest upload accepted.")
+    max_active_jobs_per_account: int = Field(
+        default=20, ge=0, description="Jobs one account may have queued or running at once (0: no limit)."
+    )
+    account_storage_mb: float = Field(
+        default=10240, ge=0, description="Uploads and results one account may keep stored (0: no limit)."
+    )
     upload_timeout_seconds: float = Field(
         default=900,
         gt=0,
@@ -179,6 +185,10 @@ class Settings(BaseSettings):
     def blob_dir(self) -> Path:
         assert self.storage_dir is not None  # set in model_post_init
         return self.storage_dir
+
+    @property
+    def account_storage_bytes(self) -> int:
+        return int(self.account_storage_mb * 1024 * 1024)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -142,7 +142,7 @@ async def _wait(s: Services, job_id: str, seconds: float) -> Job:
         delay = min(delay * 1.5, POLL_MAX)
 
 
-_UPLOAD_ERRORS = problems.responses(400, 401, 413, 415, 422, 429)
+_UPLOAD_ERRORS = problems.responses(400, 401, 408, 413, 415, 422, 429)
 
 
 @router.post(

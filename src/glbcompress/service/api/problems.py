@@ -84,6 +84,11 @@ KINDS: dict[str, tuple[int, str, str]] = {
     "revoked-api-key": (401, "Revoked API key", "The key was revoked on the dashboard."),
     "expired-api-key": (401, "Expired API key", "The key's expiry date has passed."),
     "account-deleted": (401, "Account deleted", "The key's account was deleted."),
+    "too-many-active-jobs": (
+        429,
+        "Too many jobs at once",
+        "The account has GLBCOMPRESS_MAX_ACTIVE_JOBS_PER_ACCOUNT jobs queued or running already.",
+    ),
     "rate-limited": (429, "Too many requests", "Over the key's rate limit: wait Retry-After seconds."),
     "invalid-request": (400, "Invalid request", "The request is malformed (e.g. broken multipart)."),
     "invalid-options": (400, "Invalid options", "An option or preset is unknown or out of range."),
@@ -96,6 +101,11 @@ KINDS: dict[str, tuple[int, str, str]] = {
     "result-expired": (410, "Result expired", "The result was deleted after the retention period."),
     "upload-timeout": (408, "Upload too slow", "The body did not arrive within the server's upload time."),
     "file-too-large": (413, "File too large", "The upload is larger than the server's limit."),
+    "storage-quota-exceeded": (
+        413,
+        "Storage quota reached",
+        "The upload would take the account past its storage quota (GLBCOMPRESS_ACCOUNT_STORAGE_MB).",
+    ),
     "unsupported-file-type": (415, "Unsupported file type", "Not a .glb, .gltf or .zip."),
     "validation-error": (422, "Invalid request", "A parameter has the wrong type or is out of range."),
     "invalid-model": (422, "Invalid model", "The file is not a readable glTF 2.0 model."),

@@ -18,14 +18,15 @@ from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 from typing import Any
 
+from anyio import to_thread
 from sqlalchemy import delete, select, update
 from starlette.requests import Request
 
 from ..db import BrowserSession, Database, Job, JobStatus, ThrottleEvent, utcnow
 from ..settings import Settings
-from ..storage import Blob, Storage
+from ..storage import Blob, Storage, TooLarge
 from ..storage.uploads import receive_upload
-from . import store
+from . import quotas, store
 from .queue import JobQueue
 
 log = logging.getLogger("glbcompress.jobs")
@@ -115,14 +116,29 @@ class JobManager:
         options: Mapping[str, Any] | None = None,
         api_key_id: int | None = None,
     ) -> Job:
-        """A job for the model in the request's body, streamed into storage (raises TooLarge).
+        """A job for the model in the request's body, streamed into storage (raises TooLarge, or
+        QuotaExceeded before reading the body when the account is at a quota, or while reading it
+        when the upload would take the account past its storage quota).
         api_key_id: the key it came through (source "api")."""
         checked = check_options(preset, options)
         job_id = uuid.uuid4().hex
         filename = clean_filename(filename)
+        room = await to_thread.run_sync(self._quota_room, user_id)
         limit = self.settings.max_upload_bytes
-        blob = await receive_upload(request, self.storage, input_key(job_id, filename), limit)
+        try:
+            blob = await receive_upload(
+                request, self.storage, input_key(job_id, filename), min(limit, room or limit)
+            )
+        except TooLarge:
+            if room is not None and room < limit:
+                raise quotas.storage_full(self.settings) from None
+            raise
         return self._create(job_id, user_id, source, filename, blob, checked, api_key_id)
+
+    def _quota_room(self, user_id: int) -> int | None:
+        """Raises QuotaExceeded if the account may not start a job; the bytes it may still store."""
+        quotas.check_active(self.db, self.settings, user_id)
+        return quotas.storage_room(self.db, self.settings, user_id)
 
     def submit_file(
         self,
@@ -160,6 +176,9 @@ class JobManager:
         """A job for a model already stored under ``jobs/<job_id>/`` (the API's multipart uploads,
         received part by part). The caller deletes that prefix if this raises."""
         checked = check_options(preset, options)
+        room = self._quota_room(user_id)
+        if room is not None and blob.size > room:
+            raise quotas.storage_full(self.settings)
         return self._create(job_id, user_id, source, clean_filename(filename), blob, checked, api_key_id)
 
     def _create(
