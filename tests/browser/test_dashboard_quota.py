@@ -1,5 +1,5 @@
 """The Compress page at an account's storage quota: the upload is refused and the card says why
-(the server's problem detail, in words), with no console error and nothing stored."""
+(the server's problem detail, in words)."""
 
 from __future__ import annotations
 
