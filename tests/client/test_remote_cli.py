@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -148,7 +149,10 @@ def test_progress_bars_on_a_terminal(live: Live, tmp_path: Path) -> None:
     os.close(master)
     drawn = b"".join(seen)
     assert result.returncode == 0, drawn.decode(errors="replace")
-    assert b"uploading" in drawn and b"1/1" in drawn  # the file's stage, then the batch done
+    # A file's bar with its stage (which stages a frame catches depends on the machine's speed),
+    # then the batch done.
+    assert re.search(rb"large\.glb.*(uploading|queued|compressing|downloading)", drawn), drawn
+    assert b"1/1" in drawn
     assert b"large.glb" in result.stdout  # the table, on stdout
     assert (tmp_path / "out" / "large.glb").exists()
 

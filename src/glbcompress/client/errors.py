@@ -157,6 +157,20 @@ class FileTooLarge(ApiError):
     status = 413
 
 
+class StorageQuotaExceeded(ApiError):
+    """413 ``storage-quota-exceeded``: the upload would take the account past its storage quota;
+    delete finished jobs (or wait for them to expire) to make room."""
+
+    status = 413
+
+
+class UploadTimeout(ApiError):
+    """408 ``upload-timeout``: the body did not arrive within the server's upload time (a very slow
+    link, or a stalled stream)."""
+
+    status = 408
+
+
 class UnsupportedExtension(ApiError):
     """415 ``unsupported-file-type``: not a .glb, .gltf or .zip."""
 
@@ -200,6 +214,11 @@ class RateLimited(ApiError):
         self.retry_after = retry_after
 
 
+class TooManyActiveJobs(RateLimited):
+    """429 ``too-many-active-jobs``: the account has as many jobs queued or running as the server
+    allows; room comes back as they finish (or are cancelled)."""
+
+
 class ServerError(ApiError):
     """5xx: a failure on the server's side; quote ``request_id`` when reporting it."""
 
@@ -223,12 +242,15 @@ BY_KIND: dict[str, type[ApiError]] = {
     "job-failed": JobFailed,
     "result-expired": ResultExpired,
     "file-too-large": FileTooLarge,
+    "storage-quota-exceeded": StorageQuotaExceeded,
+    "upload-timeout": UploadTimeout,
     "unsupported-file-type": UnsupportedExtension,
     "validation-error": ValidationFailed,
     "invalid-model": InvalidModel,
     "unsupported-model": UnsupportedModel,
     "limit-exceeded": LimitExceeded,
     "rate-limited": RateLimited,
+    "too-many-active-jobs": TooManyActiveJobs,
     "internal-error": ServerError,
 }
 """The problem kinds the server documents (its ``problems.KINDS``), each with its class."""
@@ -239,6 +261,7 @@ BY_STATUS: dict[int, type[ApiError]] = {
     403: Forbidden,
     404: NotFound,
     405: MethodNotAllowed,
+    408: UploadTimeout,
     409: Conflict,
     410: ResultExpired,
     413: FileTooLarge,
