@@ -45,9 +45,11 @@ def big_grid(path: Path, side: int = 600) -> Path:
 
 
 def _ppid(pid: int) -> int | None:
+    """The parent of a live process (None for a zombie: a job that already ended, not yet reaped)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(")", 1)[1].split()[1])
+            state, ppid = f.read().rsplit(")", 1)[1].split()[:2]
+        return None if state == "Z" else int(ppid)
     except (OSError, ValueError, IndexError):
         return None
 
@@ -92,6 +94,7 @@ def test_a_crashed_job_fails_alone(tmp_path: Path, sig: signal.Signals) -> None:
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'db'}", workers=2)
     migrate.upgrade(settings.database_url)
     big = big_grid(tmp_path / "big.glb")
+    bigger = big_grid(tmp_path / "bigger.glb", side=1000)  # still working when it is killed
     small = textured_box(tmp_path / "small.glb")
     options = {"texture_format": "keep"}
     with running_app(settings, heartbeat_seconds=0.1) as client:
@@ -101,10 +104,11 @@ def test_a_crashed_job_fails_alone(tmp_path: Path, sig: signal.Signals) -> None:
         def submit(path: Path) -> str:
             return jobs.submit_file(path, user_id=user, source=JobSource.DASHBOARD, options=options).id
 
-        doomed = submit(big)
+        doomed = submit(bigger)
         wait_running(jobs, doomed, 1)
         neighbour = submit(big)
         pids = wait_running(jobs, neighbour, 2)
+        assert jobs.get(doomed).status == JobStatus.RUNNING
         os.kill(pids[0], sig)  # the doomed job's process: the older of the two
         crashed = wait_for(jobs, doomed)
         survived = wait_for(jobs, neighbour, timeout=300)
