@@ -23,7 +23,7 @@ from glbcompress.engine.reader import read
 from glbcompress.engine.report import scene_stats
 from tests.fixtures.cli_models import broken_glb, large_textured_box, model_tree, off_flags, unfinished_passes
 from tests.fixtures.models import interleaved_gltf, skinned_rig, textured_box, two_uv_sets
-from tests.tools import CORPUS, new_errors, validate
+from tests.tools import CORPUS, drain, new_errors, validate
 
 COMMAND = shutil.which("glbcompress", path=str(Path(sys.executable).parent))
 REPORT_KEYS = {
@@ -147,7 +147,7 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert src.stat().st_size > cli.LONG_WORK_BYTES
     master, slave = pty.openpty()
     seen: list[bytes] = []
-    reader = threading.Thread(target=_drain, args=(master, seen))
+    reader = threading.Thread(target=drain, args=(master, seen))
     reader.start()
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "100"}
     result = subprocess.run(
@@ -159,18 +159,6 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert b"1/1 files" in b"".join(seen)  # the bar's last state, drawn on the terminal
     assert b"large.glb" in result.stdout  # the table, on stdout as always
-
-
-def _drain(fd: int, into: list[bytes]) -> None:
-    """Read a pty until its other end is closed."""
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            return
-        if not chunk:
-            return
-        into.append(chunk)
 
 
 # --- folders and several files -------------------------------------------------------------------

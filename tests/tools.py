@@ -4,6 +4,7 @@ installed in tools/node by `scripts/setup-node`, which `.ci/run` calls)."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections import Counter
@@ -78,3 +79,15 @@ def assert_pass_adds_no_errors(
 def corpus_models(names: Iterable[str]) -> list[Path]:
     """The corpus models (paths under public/) that this checkout has."""
     return [CORPUS / "public" / p for p in names if (CORPUS / "public" / p).exists()]
+
+
+def drain(fd: int, into: list[bytes]) -> None:
+    """Read a pty until its other end is closed."""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        into.append(chunk)

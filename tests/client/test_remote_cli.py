@@ -23,6 +23,7 @@ from click.testing import CliRunner, Result
 from glbcompress import cli
 from tests.fixtures.cli_models import large_textured_box, model_tree
 from tests.fixtures.models import textured_box
+from tests.tools import drain
 
 from .conftest import Live
 from .scripted_server import Reply, ScriptedServer
@@ -134,7 +135,7 @@ def test_progress_bars_on_a_terminal(live: Live, tmp_path: Path) -> None:
     src = large_textured_box(tmp_path / "large.glb")
     master, slave = pty.openpty()
     seen: list[bytes] = []
-    reader = threading.Thread(target=_drain, args=(master, seen))
+    reader = threading.Thread(target=drain, args=(master, seen))
     reader.start()
     env = {**os.environ, "TERM": "xterm", "COLUMNS": "120", "GLBCOMPRESS_API_KEY": live.key}
     result = subprocess.run(
@@ -155,17 +156,6 @@ def test_progress_bars_on_a_terminal(live: Live, tmp_path: Path) -> None:
     assert b"1/1" in drawn
     assert b"large.glb" in result.stdout  # the table, on stdout
     assert (tmp_path / "out" / "large.glb").exists()
-
-
-def _drain(fd: int, into: list[bytes]) -> None:
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:
-            return
-        if not chunk:
-            return
-        into.append(chunk)
 
 
 @pytest.mark.parametrize(
