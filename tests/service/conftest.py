@@ -128,9 +128,10 @@ class LiveServer:
     def __init__(self, app: Any):
         import uvicorn
 
-        config = uvicorn.Config(
-            app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
-        )
+        from glbcompress.service.http_server import server_options
+
+        options = server_options(app.state.services.settings)
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="on", **options)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="live-server", daemon=True)
 

@@ -5,6 +5,7 @@ uvicorn on a loopback port, real sockets."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -125,3 +126,100 @@ def test_trickled_uploads_are_cut_off_at_the_deadline(slow_settings: Settings) -
         assert listed.status == 200 and json.loads(listed.read())["total"] == 1
         assert _stored_uploads(slow_settings)  # where the refused uploads would have been
         connection.close()
+
+
+HEAD_DEADLINE = 1.0
+
+
+def _trickle_head(sock: socket.socket, head: bytes, seconds: float = 8) -> tuple[bytes, float]:
+    """Send a request head one byte every 0.2 s (never finishing it within the deadline); the
+    server's answer and how long after the first byte it came."""
+    started = time.monotonic()
+    sock.settimeout(0.2)
+    answer, sent = b"", 0
+    while time.monotonic() - started < seconds:
+        if sent < len(head) and not answer:
+            try:
+                sock.sendall(head[sent : sent + 1])
+                sent += 1
+            except OSError:
+                pass
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:
+            break
+        if not chunk:
+            break
+        answer += chunk
+    return answer, time.monotonic() - started
+
+
+def _request_timeout(answer: bytes, took: float, what: str) -> None:
+    status, headers, body = _problem(answer)
+    assert status == 408, (what, answer[:300])
+    assert headers["content-type"] == "application/problem+json", what
+    assert body["type"] == "urn:glbcompress:problem:request-timeout", (what, body)
+    assert headers.get("connection") == "close", what
+    assert took < HEAD_DEADLINE + 4, (what, took)
+
+
+def test_request_heads_that_do_not_arrive_in_time_are_cut_off(tmp_path: Path) -> None:
+    """Slowloris: a request line and headers trickled a byte at a time (on a new connection or
+    the next request of a kept-alive one), or nothing sent at all, are answered 408
+    request-timeout and the connection closed; a request whose head arrives at once may take
+    longer than that deadline over its body."""
+    from glbcompress.service.db import migrate
+
+    settings = make_settings(
+        tmp_path, f"sqlite:///{tmp_path / 'service.db'}", request_head_timeout_seconds=HEAD_DEADLINE
+    )
+    migrate.upgrade(settings.database_url)
+    with running_app(settings) as client:
+        key = make_api(client).key
+    head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Agent: " + b"s" * 200 + b"\r\n\r\n"
+    with LiveServer(create_app(settings)) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        address = (host, int(port))
+
+        with socket.create_connection(address, timeout=10) as sock:
+            _request_timeout(*_trickle_head(sock, head), "a new connection")
+
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.settimeout(10)
+            started = time.monotonic()
+            answer = sock.recv(65536)  # sending nothing at all
+            _request_timeout(answer, time.monotonic() - started, "a silent connection")
+
+        with socket.create_connection(address, timeout=10) as sock:
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            first = b""
+            while b"\r\n\r\n" not in first:
+                first += sock.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200"), first
+            time.sleep(0.3)  # the first answer's body may still be arriving: let it, then drop it
+            sock.settimeout(0.5)
+            with contextlib.suppress(TimeoutError):
+                sock.recv(65536)
+            _request_timeout(*_trickle_head(sock, head), "the next request on a kept-alive connection")
+
+        # The clock stops once the head is in: a body sent over more than the head's deadline
+        # is received (the upload deadline is the body's limit).
+        model = ALL["textured_box.glb"](tmp_path / "box.glb").read_bytes()
+        request = (
+            f"POST /v1/jobs?filename=box.glb HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n"
+            f"Content-Type: model/gltf-binary\r\nContent-Length: {len(model)}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(address, timeout=20) as sock:
+            sock.sendall(request)
+            for part in range(4):
+                time.sleep(HEAD_DEADLINE / 2)
+                sock.sendall(model[part * len(model) // 4 : (part + 1) * len(model) // 4])
+            sock.settimeout(20)
+            answer = b""
+            while b"\r\n\r\n" not in answer:
+                chunk = sock.recv(65536)
+                assert chunk, answer
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 202"), answer[:300]

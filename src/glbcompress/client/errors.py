@@ -164,11 +164,16 @@ class StorageQuotaExceeded(ApiError):
     status = 413
 
 
-class UploadTimeout(ApiError):
-    """408 ``upload-timeout``: the body did not arrive within the server's upload time (a very slow
-    link, or a stalled stream)."""
+class RequestTimeout(ApiError):
+    """408: the server stopped waiting for the request. ``request-timeout``: its line and headers
+    did not arrive within the server's time (a stalled connection)."""
 
     status = 408
+
+
+class UploadTimeout(RequestTimeout):
+    """408 ``upload-timeout``: the body did not arrive within the server's upload time (a very slow
+    link, or a stalled stream)."""
 
 
 class UnsupportedExtension(ApiError):
@@ -244,6 +249,7 @@ BY_KIND: dict[str, type[ApiError]] = {
     "file-too-large": FileTooLarge,
     "storage-quota-exceeded": StorageQuotaExceeded,
     "upload-timeout": UploadTimeout,
+    "request-timeout": RequestTimeout,
     "unsupported-file-type": UnsupportedExtension,
     "validation-error": ValidationFailed,
     "invalid-model": InvalidModel,
@@ -261,7 +267,7 @@ BY_STATUS: dict[int, type[ApiError]] = {
     403: Forbidden,
     404: NotFound,
     405: MethodNotAllowed,
-    408: UploadTimeout,
+    408: RequestTimeout,
     409: Conflict,
     410: ResultExpired,
     413: FileTooLarge,

@@ -93,19 +93,10 @@ def serve(host: str, port: int) -> None:
     import uvicorn
 
     from .app import create_app
+    from .http_server import server_options
 
     click.echo(f"glbcompress: serving on http://{host}:{port}/ (data in {settings.data_dir})", err=True)
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=True,
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        server_header=False,
-        timeout_graceful_shutdown=20,
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))
 
 
 @click.command()

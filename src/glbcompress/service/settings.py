@@ -108,6 +108,12 @@ class Settings(BaseSettings):
         gt=0,
         description="Longest time a request body may take to arrive (slow clients are cut off).",
     )
+    request_head_timeout_seconds: float = Field(
+        default=20,
+        gt=0,
+        description="Longest time a request's line and headers may take to arrive (slow clients "
+        "are answered 408 and disconnected).",
+    )
     retention_hours: float = Field(
         default=24, gt=0, description="How long inputs and results are kept after a job ends."
     )

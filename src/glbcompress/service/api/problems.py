@@ -100,6 +100,11 @@ KINDS: dict[str, tuple[int, str, str]] = {
     "job-failed": (409, "Job failed", "The job failed or was canceled; it has no result."),
     "result-expired": (410, "Result expired", "The result was deleted after the retention period."),
     "upload-timeout": (408, "Upload too slow", "The body did not arrive within the server's upload time."),
+    "request-timeout": (
+        408,
+        "Request not received in time",
+        "The request line and headers did not arrive within GLBCOMPRESS_REQUEST_HEAD_TIMEOUT_SECONDS.",
+    ),
     "file-too-large": (413, "File too large", "The upload is larger than the server's limit."),
     "storage-quota-exceeded": (
         413,
