@@ -168,3 +168,34 @@ def test_wrong_types_in_every_property(
             assert result.kind in ("invalid-model", "unsupported-model", "limit-exceeded"), result
             refused += 1
     assert refused >= len(WRONG_VALUES) - 3, (collection, prop)
+
+
+@pytest.mark.parametrize(
+    ("what", "extras", "word"),
+    [
+        ("5,000,000 empty objects", "[" + "{}," * 4_999_999 + "{}]", "objects"),
+        ("20,000,000 numbers", "[" + "0," * 19_999_999 + "0]", "values"),
+    ],
+)
+def test_json_of_millions_of_tiny_values_is_refused_before_parsing(
+    tmp_path: Path, what: str, extras: str, word: str
+) -> None:
+    """Parsed, each tiny JSON value takes tens of bytes: such a file (under the JSON size limit)
+    would take gigabytes. It is refused from a scan of its bytes, in bounded memory."""
+    case = tmp_path / "many.gltf"
+    case.write_text('{"asset":{"version":"2.0"},"extras":' + extras + "}")
+    bounded = run_bounded(case, memory_bytes=512 * 1024**2)
+    record_bounded("millions of tiny JSON values", what, bounded)
+    assert bounded.outcome.kind == "limit-exceeded" and word in bounded.outcome.message, bounded
+
+
+def test_json_value_and_object_counts_at_the_limits_are_fine(tmp_path: Path) -> None:
+    text = '{"asset":{"version":"2.0"},"extras":[' + ",".join(["{}"] * 1000) + "]}"
+    case = tmp_path / "counted.gltf"
+    case.write_text(text)
+    values, objects = text.count(","), text.count("{")
+    assert outcome(case, limits=Limits(max_json_values=values, max_json_objects=objects)).ok
+    over_values = outcome(case, limits=Limits(max_json_values=values - 1))
+    assert over_values.kind == "limit-exceeded" and "values" in over_values.message, over_values
+    over_objects = outcome(case, limits=Limits(max_json_objects=objects - 1))
+    assert over_objects.kind == "limit-exceeded" and "objects" in over_objects.message, over_objects

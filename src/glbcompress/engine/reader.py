@@ -106,7 +106,7 @@ def parse_json(data: memoryview | bytes, limits: Limits) -> dict:
         text = str(data, "utf-8-sig")  # straight from the (mapped) bytes: no extra copy
     except UnicodeDecodeError as exc:
         raise InvalidModel(f"The glTF JSON is not valid UTF-8 (byte {exc.start}).") from exc
-    _check_depth(data, limits.max_json_depth)
+    _check_shape(data, limits)
     try:
         gltf = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -127,24 +127,41 @@ def _reject_constant(name: str) -> Any:
 _BRACKET_STEP = np.zeros(256, np.int8)
 _BRACKET_STEP[[ord("{"), ord("[")]] = 1
 _BRACKET_STEP[[ord("}"), ord("]")]] = -1
-_DEPTH_CHUNK = 1 << 22
+_BRACKETS = [ord(c) for c in "{[}]"]
+_COMMA, _BRACE = ord(","), ord("{")
+_SCAN_CHUNK = 1 << 22
 
 
-def _check_depth(raw: memoryview | bytes, max_depth: int) -> None:
-    """Refuse JSON nested deeper than max_depth without recursing (brackets inside strings count
-    too, which can only make the check stricter for pathological names). Scanned in chunks so a
-    large JSON (a big data URI) costs a few megabytes here, not several copies of itself."""
+def _check_shape(raw: memoryview | bytes, limits: Limits) -> None:
+    """Refuse JSON nested deeper than max_json_depth without recursing, and JSON with more values
+    or objects than the limits allow before parsing it (Python objects take many times the bytes
+    of their text: a JSON of millions of tiny objects would take gigabytes). Brackets, braces and
+    commas inside strings count too, which can only make the checks stricter for pathological
+    names. Scanned in chunks so a large JSON (a big data URI) costs a few megabytes here, not
+    several copies of itself."""
     chars = np.frombuffer(raw, dtype=np.uint8)
-    depth = 0
-    for start in range(0, len(chars), _DEPTH_CHUNK):
-        steps = _BRACKET_STEP[chars[start : start + _DEPTH_CHUNK]]
-        steps = steps[steps != 0]
-        if not steps.size:
+    depth = values = objects = 0
+    for start in range(0, len(chars), _SCAN_CHUNK):
+        chunk = chars[start : start + _SCAN_CHUNK]
+        counts = np.bincount(chunk, minlength=256)
+        values += int(counts[_COMMA])
+        objects += int(counts[_BRACE])
+        if not counts[_BRACKETS].any():
             continue
-        running = np.cumsum(steps, dtype=np.int64) + depth
-        if int(running.max()) > max_depth:
-            raise LimitExceeded(f"The glTF JSON is nested more than {max_depth} levels deep.")
+        steps = _BRACKET_STEP[chunk]
+        running = np.cumsum(steps[steps != 0], dtype=np.int64) + depth
+        if int(running.max()) > limits.max_json_depth:
+            raise LimitExceeded(f"The glTF JSON is nested more than {limits.max_json_depth} levels deep.")
         depth = int(running[-1])
+    if values > limits.max_json_values:
+        raise LimitExceeded(
+            f"The glTF JSON holds more than {limits.max_json_values:,} values (about {values:,}); "
+            "a model this large is not supported."
+        )
+    if objects > limits.max_json_objects:
+        raise LimitExceeded(
+            f"The glTF JSON holds {objects:,} objects; the limit is {limits.max_json_objects:,}."
+        )
 
 
 def _list(gltf: dict, key: str) -> list:
