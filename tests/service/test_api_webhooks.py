@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from glbcompress.service.db import migrate
+from glbcompress.service.db import Database, migrate
+from glbcompress.service.webhooks.dispatcher import Dispatcher
 from glbcompress.service.webhooks.urls import BadCallbackUrl, check_address, check_url
 from tests.fixtures.models import generate_all
 
@@ -199,3 +200,43 @@ def test_pending_delivery_survives_a_restart(tmp_path: Path, database_url: str, 
     assert job and job["webhook"]["attempts"] == 2
     (h1, b1), (h2, b2) = receiver.received
     assert h1["webhook-id"] == h2["webhook-id"] and b1 == b2
+
+
+def test_competing_senders_deliver_each_webhook_once(tmp_path: Path, database_url: str, glb: bytes) -> None:
+    """Several web processes share the database, and each runs a sender: every delivery goes out
+    once, whichever sender claims it. Here the app's own sender competes with two more polling
+    without pause, each with its own connection pool, as other processes' would."""
+    settings = make_settings(tmp_path, database_url, webhook_allow_private=True, webhook_max_attempts=3)
+    migrate.upgrade(settings.database_url)
+    stop = threading.Event()
+
+    def compete() -> None:
+        db = Database(settings.database_url)
+        dispatcher = Dispatcher(db, settings)
+        try:
+            while not stop.is_set():
+                dispatcher.run_once()
+        finally:
+            db.dispose()
+
+    competitors = [threading.Thread(target=compete, daemon=True) for _ in range(2)]
+    with Receiver([200]) as receiver, running_app(settings) as client:
+        api = make_api(client)
+        for thread in competitors:
+            thread.start()
+        try:
+            ids = [
+                api.post("/v1/jobs", content=glb, params={"callback_url": receiver.url}).json()["id"]
+                for _ in range(8)
+            ]
+            delivered = eventually(
+                lambda: all(api.get(f"/v1/jobs/{i}").json()["webhook"]["state"] == "delivered" for i in ids),
+                timeout=120,
+            )
+        finally:
+            stop.set()
+            for thread in competitors:
+                thread.join(30)
+        assert delivered
+        sent = [json.loads(body)["data"]["id"] for _, body in receiver.received]
+    assert sorted(sent) == sorted(ids), "each job's webhook is sent exactly once"
