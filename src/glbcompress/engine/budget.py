@@ -50,8 +50,11 @@ CLOSE_ENOUGH = 0.95
 """...and stops once an output that fits is at least this fraction of it."""
 TEXTURE_SCALES = (1.0, 0.5, 0.25, 0.125)
 """Texture levels: factors on every texture scale option (colour, normal and data maps)."""
-TEXTURE_STEPS = 3
-"""Bisection steps on the texture scale between two levels, when the lower one leaves room."""
+TEXTURE_STEPS = 5
+"""Bisection steps on the texture scale between two levels, when the lower one leaves room (each
+stops early once the output is CLOSE_ENOUGH). Five bring the scale within 2^(1/32), about 2%, of
+where the output stops fitting: texture bytes go roughly with the scale squared, so the last
+fitting output is within about 5% of the budget, the window CLOSE_ENOUGH asks for."""
 TEXTURE_SCALE_OPTIONS = ("texture_scale", "texture_scale_normal", "texture_scale_data")
 
 
