@@ -21,7 +21,6 @@ import json
 import os
 import sys
 import threading
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -37,7 +36,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 from . import __version__, batch
 from .engine import api
 from .engine.errors import InvalidOptions
-from .engine.options import PASS_MODULES, schema
+from .engine.options import PASSES, schema
 
 SCHEMA = schema()
 LONG_WORK_BYTES = 4 * 1024 * 1024
@@ -117,7 +116,7 @@ class Group(click.Group):
             raise
         except Exception as exc:
             debug = bool(ctx.meta.get(DEBUG_KEY))
-            _internal_error(f"{type(exc).__name__}: {exc}", traceback.format_exc(), None, debug)
+            _internal_error(f"{type(exc).__name__}: {exc}", batch.current_traceback(), None, debug)
             ctx.exit(batch.EXIT_INTERNAL)
 
 
@@ -182,7 +181,7 @@ def engine_option(entry: dict[str, Any]) -> Callable:
 
 def _flag_help(entry: dict[str, Any]) -> str:
     text = _sentence(entry.get("help") or "")
-    if entry["name"] in PASS_MODULES:
+    if entry["name"] in PASSES:
         on_in = [name for name, p in PRESET_VALUES.items() if p["options"][entry["name"]]]
         return f"{text} [on in: {', '.join(on_in) or 'no preset'}]"
     notes = [f"default: {_value(entry['default'])}"] if "default" in entry else []
@@ -238,11 +237,11 @@ def options_from_flags(preset: str, flags: dict[str, Any]) -> api.Options:
         raise InvalidOptions("--meshopt and --draco cannot be combined: choose one mesh compression.")
     owner = {entry["name"]: entry["pass"] for entry in SCHEMA}
     for name in given:
-        if name not in PASS_MODULES and given.get(owner[name]) is False:
+        if name not in PASSES and given.get(owner[name]) is False:
             flag, switch = name.replace("_", "-"), owner[name].replace("_", "-")
             raise InvalidOptions(f"--{flag} has no effect with --no-{switch}.")
-    switches = {name: value for name, value in given.items() if name in PASS_MODULES}
-    settings = {name: value for name, value in given.items() if name not in PASS_MODULES}
+    switches = {name: value for name, value in given.items() if name in PASSES}
+    settings = {name: value for name, value in given.items() if name not in PASSES}
     return api.resolve(preset, {**switches, **settings})
 
 
@@ -441,7 +440,7 @@ def options(as_json: bool) -> None:
         table.add_column(header, no_wrap=True)
     table.add_column("help", ratio=1)
     for item in SCHEMA:
-        is_switch = item["name"] in PASS_MODULES
+        is_switch = item["name"] in PASSES
         if is_switch and table.row_count:
             table.add_section()
         flag = "--" + item["name"].replace("_", "-")

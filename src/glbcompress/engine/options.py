@@ -10,41 +10,43 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .errors import InvalidOptions
-from .passes import (
-    animation,
-    dedup,
-    draco,
-    instance,
-    join,
-    meshopt,
-    prune,
-    quantize,
-    reorder,
-    simplify,
-    textures,
-    weld,
+from .pass_options import (
+    AnimationOptions,
+    DedupOptions,
+    DracoOptions,
+    InstanceOptions,
+    JoinOptions,
+    MeshoptOptions,
+    PruneOptions,
+    QuantizeOptions,
+    ReorderOptions,
+    SimplifyOptions,
+    TexturesOptions,
+    WeldOptions,
 )
 
-# Order is the pipeline's: cleanup -> geometry -> textures -> encoding.
-PASS_MODULES = {
-    "prune": prune,
-    "dedup": dedup,
-    "join": join,
-    "instance": instance,
-    "animation": animation,
+# Each pass (a module of engine.passes with a function of the same name) and its options class, in
+# the pipeline's order: cleanup -> geometry -> textures -> encoding. The pass modules themselves are
+# imported only when they run (pipeline.optimize).
+PASSES: dict[str, type] = {
+    "prune": PruneOptions,
+    "dedup": DedupOptions,
+    "join": JoinOptions,
+    "instance": InstanceOptions,
+    "animation": AnimationOptions,
     # Before quantize (as gltfpack): it works on float positions and quantize fits what is left.
-    "simplify": simplify,
-    "quantize": quantize,
+    "simplify": SimplifyOptions,
+    "quantize": QuantizeOptions,
     # After quantize: vertices that quantize to the same values merge too.
-    "weld": weld,
-    "reorder": reorder,
-    "textures": textures,
-    "meshopt": meshopt,
-    "draco": draco,
+    "weld": WeldOptions,
+    "reorder": ReorderOptions,
+    "textures": TexturesOptions,
+    "meshopt": MeshoptOptions,
+    "draco": DracoOptions,
 }
 
 PASS_HELP = {
@@ -67,18 +69,18 @@ PASS_HELP = {
 class Options:
     """One field per pass: its options, or None when the pass is off."""
 
-    prune: prune.PruneOptions | None = prune.DEFAULTS
-    dedup: dedup.DedupOptions | None = dedup.DEFAULTS
-    join: join.JoinOptions | None = join.DEFAULTS
-    instance: instance.InstanceOptions | None = None
-    weld: weld.WeldOptions | None = weld.DEFAULTS
-    animation: animation.AnimationOptions | None = animation.DEFAULTS
-    simplify: simplify.SimplifyOptions | None = None
-    quantize: quantize.QuantizeOptions | None = quantize.DEFAULTS
-    reorder: reorder.ReorderOptions | None = reorder.DEFAULTS
-    textures: textures.TexturesOptions | None = textures.DEFAULTS
-    meshopt: meshopt.MeshoptOptions | None = meshopt.DEFAULTS
-    draco: draco.DracoOptions | None = None
+    prune: PruneOptions | None = field(default_factory=PruneOptions)
+    dedup: DedupOptions | None = field(default_factory=DedupOptions)
+    join: JoinOptions | None = field(default_factory=JoinOptions)
+    instance: InstanceOptions | None = None
+    weld: WeldOptions | None = field(default_factory=WeldOptions)
+    animation: AnimationOptions | None = field(default_factory=AnimationOptions)
+    simplify: SimplifyOptions | None = None
+    quantize: QuantizeOptions | None = field(default_factory=QuantizeOptions)
+    reorder: ReorderOptions | None = field(default_factory=ReorderOptions)
+    textures: TexturesOptions | None = field(default_factory=TexturesOptions)
+    meshopt: MeshoptOptions | None = field(default_factory=MeshoptOptions)
+    draco: DracoOptions | None = None
     preset: str = "custom"
 
     def __post_init__(self) -> None:
@@ -86,12 +88,12 @@ class Options:
             raise InvalidOptions("meshopt and draco cannot be combined: choose one mesh compression.")
 
     def enabled(self) -> list[str]:
-        return [name for name in PASS_MODULES if getattr(self, name) is not None]
+        return [name for name in PASSES if getattr(self, name) is not None]
 
     def flat(self) -> dict[str, Any]:
         """The options as flat names (switches and fields of enabled passes)."""
         out: dict[str, Any] = {"preset": self.preset}
-        for name in PASS_MODULES:
+        for name in PASSES:
             value = getattr(self, name)
             out[name] = value is not None
             if value is not None:
@@ -102,7 +104,7 @@ class Options:
         """A copy with flat-named changes applied; raises InvalidOptions naming a bad field."""
         result = self
         for key, value in changes.items():
-            if key in PASS_MODULES:
+            if key in PASSES:
                 if not isinstance(value, bool):
                     raise InvalidOptions(f"Option '{key}' must be true or false.")
                 current = getattr(result, key)
@@ -111,14 +113,14 @@ class Options:
                     extra = {"meshopt": {"draco": None}, "draco": {"meshopt": None, "quantize": None}}.get(
                         key, {}
                     )
-                    result = replace(result, **{key: PASS_MODULES[key].DEFAULTS}, **extra)
+                    result = replace(result, **{key: PASSES[key]()}, **extra)
                 elif not value:
                     result = replace(result, **{key: None})
                 continue
             owner = FIELD_OWNER.get(key)
             if owner is None:
                 raise InvalidOptions(f"Unknown option '{key}'.")
-            cls = OPTION_CLASSES[owner]
+            cls = PASSES[owner]
             value = _coerce(key, value, FIELD_TYPES[key])
             current = getattr(result, owner)
             if current is None:
@@ -132,15 +134,12 @@ class Options:
         return result
 
 
-OPTION_CLASSES: dict[str, type] = {name: type(module.DEFAULTS) for name, module in PASS_MODULES.items()}
 FIELD_OWNER: dict[str, str] = {}
 FIELD_TYPES: dict[str, type] = {}
-for _name, _cls in OPTION_CLASSES.items():
+for _name, _cls in PASSES.items():
     _hints = typing.get_type_hints(_cls)
     for _f in fields(_cls):
-        assert _f.name not in FIELD_OWNER and _f.name not in PASS_MODULES, (
-            f"option name {_f.name} is not unique"
-        )
+        assert _f.name not in FIELD_OWNER and _f.name not in PASSES, f"option name {_f.name} is not unique"
         FIELD_OWNER[_f.name] = _name
         FIELD_TYPES[_f.name] = _hints[_f.name]
 
@@ -225,15 +224,12 @@ def schema() -> list[dict[str, Any]]:
     """Every flat option with its type, default and the pass it belongs to (for the CLI, the API's
     option schema and the dashboard's Advanced panel)."""
     out: list[dict[str, Any]] = []
-    for name, module in PASS_MODULES.items():
+    for name, cls in PASSES.items():
         out.append({"name": name, "type": "bool", "pass": name, "help": PASS_HELP[name]})
-        for f in fields(type(module.DEFAULTS)):
+        defaults = cls()
+        for f in fields(cls):
             kind = FIELD_TYPES[f.name]
-            entry: dict[str, Any] = {
-                "name": f.name,
-                "pass": name,
-                "default": getattr(module.DEFAULTS, f.name),
-            }
+            entry: dict[str, Any] = {"name": f.name, "pass": name, "default": getattr(defaults, f.name)}
             if typing.get_origin(kind) is typing.Literal:
                 entry["type"] = "choice"
                 entry["choices"] = list(typing.get_args(kind))

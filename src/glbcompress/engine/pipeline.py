@@ -3,13 +3,14 @@ the one entry point `compress`."""
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from .document import Document
 from .limits import DEFAULT_LIMITS, Limits
-from .options import PASS_MODULES, Options
+from .options import Options
 from .passes import sanitize
 from .presets import resolve
 from .reader import read
@@ -27,7 +28,8 @@ def optimize(doc: Document, options: Options, progress: Progress = _quiet) -> li
     """Run the enabled passes on doc in place; returns what each did."""
     steps = [("sanitize", sanitize.sanitize, sanitize.DEFAULTS)]
     for name in options.enabled():
-        module = PASS_MODULES[name]
+        # Imported here, not at the top: a run loads only the passes it runs.
+        module = importlib.import_module(f"{__package__}.passes.{name}")
         steps.append((name, getattr(module, name), getattr(options, name)))
     reports = []
     for i, (name, fn, pass_options) in enumerate(steps):

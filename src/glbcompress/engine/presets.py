@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from .errors import InvalidOptions
 from .options import Options
-from .passes import animation, dedup, instance, join, meshopt, prune, textures, weld
+from .pass_options import (
+    AnimationOptions,
+    DedupOptions,
+    InstanceOptions,
+    JoinOptions,
+    MeshoptOptions,
+    PruneOptions,
+    TexturesOptions,
+    WeldOptions,
+)
 
 PRESET_HELP = {
     "lossless": "No quantization and nothing that changes a vertex: unused data removed, duplicates merged, "
@@ -28,12 +35,10 @@ def _lossless() -> Options:
         join=None,
         instance=None,
         quantize=None,
-        weld=replace(weld.DEFAULTS, drop_degenerate=False),
-        animation=replace(
-            animation.DEFAULTS, resample=False, quantize_rotations=False, quantize_weights=False
-        ),
-        meshopt=replace(meshopt.DEFAULTS, filters=False),
-        textures=replace(textures.DEFAULTS, texture_format="keep", texture_solid_tolerance=0),
+        weld=WeldOptions(drop_degenerate=False),
+        animation=AnimationOptions(resample=False, quantize_rotations=False, quantize_weights=False),
+        meshopt=MeshoptOptions(filters=False),
+        textures=TexturesOptions(texture_format="keep", texture_solid_tolerance=0),
         preset="lossless",
     )
 
@@ -44,12 +49,11 @@ def _balanced() -> Options:
 
 def _max() -> Options:
     return Options(
-        prune=replace(prune.DEFAULTS, keep_named_nodes=False),
-        dedup=replace(dedup.DEFAULTS, keep_unique_names=False),
-        join=replace(join.DEFAULTS, join_named=True),
-        instance=replace(instance.DEFAULTS, instance_named=True),
-        textures=replace(
-            textures.DEFAULTS,
+        prune=PruneOptions(keep_named_nodes=False),
+        dedup=DedupOptions(keep_unique_names=False),
+        join=JoinOptions(join_named=True),
+        instance=InstanceOptions(instance_named=True),
+        textures=TexturesOptions(
             texture_ssim=0.9,
             texture_ssim_normal=0.95,
             texture_ssim_data=0.92,

@@ -232,9 +232,10 @@ def _build(
     _check_meshes(doc)
     link(doc)
     check_hierarchy(doc)
-    from .codecs.draco import decode_draco_primitives
+    if any("KHR_draco_mesh_compression" in prim.get("extensions", {}) for _, prim in doc.primitives()):
+        from .codecs.draco import decode_draco_primitives  # imported only for Draco input
 
-    decode_draco_primitives(doc, limits, budget)
+        decode_draco_primitives(doc, limits, budget)
     check_geometry(doc)
     for name in (*MESHOPT_EXTENSIONS, "KHR_draco_mesh_compression"):
         doc.drop_extension(name)

@@ -44,13 +44,14 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..document import Accessor, Document, Pointer
 from ..links import references
+from ..pass_options import AnimationOptions
 from ..transforms import parents, walk_scene_nodes
 from . import _keyframes as kf
 
@@ -63,28 +64,6 @@ INPUT_JSON_BYTES = 110
 """What one more input accessor costs in the GLB's JSON (measured on corpus output)."""
 KEY_BYTES = {"time": 2.0, "rotation": 4.0, "translation": 6.0, "scale": 6.0, "weights": 2.0}
 """Rough compressed bytes of one keyframe (weights: per morph target), for grouping tracks."""
-
-
-@dataclass(frozen=True)
-class AnimationOptions:
-    resample: bool = field(
-        default=True,
-        metadata={"help": "remove keyframes that linear interpolation reproduces within the tolerance"},
-    )
-    resample_tolerance: float = field(
-        default=5e-4,
-        metadata={"help": "largest animation error, as a fraction of the model's size (rotations: radians)"},
-    )
-    quantize_rotations: bool = field(
-        default=True,
-        metadata={"help": "store rotation keyframes as 16-bit integers (angle error < 0.004 degrees)"},
-    )
-    quantize_weights: bool = field(
-        default=True,
-        metadata={"help": "store morph weight keyframes as 16-bit integers (error < 0.00001)"},
-    )
-
-
 DEFAULTS = AnimationOptions()
 
 

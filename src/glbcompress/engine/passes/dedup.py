@@ -34,30 +34,15 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..document import COLLECTIONS, Accessor, Document, Image, Pointer
 from ..links import replace_references
+from ..pass_options import DedupOptions
 
 NAME = "dedup"
-
-
-@dataclass(frozen=True)
-class DedupOptions:
-    keep_unique_names: bool = field(
-        default=False, metadata={"help": "merge identical objects only when their names are equal too"}
-    )
-    dedup_accessors: bool = field(default=True, metadata={"help": "merge identical accessors"})
-    dedup_textures: bool = field(
-        default=True, metadata={"help": "merge identical images, samplers and textures"}
-    )
-    dedup_materials: bool = field(default=True, metadata={"help": "merge identical materials"})
-    dedup_meshes: bool = field(default=True, metadata={"help": "merge identical meshes"})
-
-
 DEFAULTS = DedupOptions()
 
 # glTF's defaults for sampler fields that have one, so {} and {"wrapS": 10497} compare equal.

@@ -27,13 +27,14 @@ alternative to meshopt and replaces the quantize pass: Draco quantizes on its ow
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..document import Accessor, Blob, Document
 from ..links import reachable, referrers
+from ..pass_options import DracoOptions
 
 if TYPE_CHECKING:  # the codec module is imported by the functions that run it: most runs never do
     from ..codecs.draco import EncodedMesh, StreamAttribute
@@ -43,27 +44,6 @@ EXTENSION = "KHR_draco_mesh_compression"
 TRIANGLES = 4
 F32 = np.dtype(np.float32)
 U8, U16, U32 = np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32)
-
-
-@dataclass(frozen=True)
-class DracoOptions:
-    draco_position_bits: int = field(
-        default=14, metadata={"help": "Draco position precision in bits (one grid for the whole scene)"}
-    )
-    draco_normal_bits: int = field(default=10, metadata={"help": "Draco normal precision in bits"})
-    draco_texcoord_bits: int = field(
-        default=12, metadata={"help": "Draco UV precision in bits (at most 16 for UV sets after the first)"}
-    )
-    draco_color_bits: int = field(
-        default=8,
-        metadata={"help": "Draco vertex color precision in bits (more than 8 stores 16-bit colors)"},
-    )
-    draco_generic_bits: int = field(default=12, metadata={"help": "Draco tangent precision in bits"})
-    draco_compression_level: int = field(
-        default=7, metadata={"help": "Draco effort, 0 (fastest) to 10 (smallest)"}
-    )
-
-
 DEFAULTS = DracoOptions()
 
 

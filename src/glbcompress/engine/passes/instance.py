@@ -24,31 +24,19 @@ Example::
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..document import Accessor, Document
 from ..links import referrers
+from ..pass_options import InstanceOptions
 from ..transforms import local_matrix
 from .join import sibling_lists
 
 NAME = "instance"
 EXTENSION = "EXT_mesh_gpu_instancing"
 IDENTITY = {"TRANSLATION": (0.0, 0.0, 0.0), "ROTATION": (0.0, 0.0, 0.0, 1.0), "SCALE": (1.0, 1.0, 1.0)}
-
-
-@dataclass(frozen=True)
-class InstanceOptions:
-    min_instances: int = field(
-        default=2, metadata={"help": "instance a mesh when at least this many sibling nodes show it"}
-    )
-    instance_named: bool = field(
-        default=False, metadata={"help": "also replace named nodes by instances (their names are lost)"}
-    )
-
-
 DEFAULTS = InstanceOptions()
 
 

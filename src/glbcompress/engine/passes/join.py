@@ -30,13 +30,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..document import Accessor, Document, Pointer
 from ..links import references, referrers
+from ..pass_options import JoinOptions
 from ..transforms import local_matrix
 from .vertex_streams import (
     TRIANGLES,
@@ -56,19 +56,6 @@ MERGEABLE_MODES = (POINTS, LINES, TRIANGLES)
 # Node extensions that describe the node itself, not its mesh: the node keeps them when its mesh leaves.
 NODE_EXTENSIONS_THAT_STAY = frozenset({"KHR_lights_punctual"})
 TRANSFORMED = frozenset({"POSITION", "NORMAL", "TANGENT"})
-
-
-@dataclass(frozen=True)
-class JoinOptions:
-    join_named: bool = field(
-        default=False, metadata={"help": "also merge named nodes and meshes (their names are lost)"}
-    )
-    join_meshes: bool = field(
-        default=True,
-        metadata={"help": "merge the meshes of sibling nodes, not only the primitives within a mesh"},
-    )
-
-
 DEFAULTS = JoinOptions()
 
 

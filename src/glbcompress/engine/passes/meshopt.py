@@ -31,33 +31,13 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import meshopt as mo
 import numpy as np
 
 from ..document import Accessor, Document
+from ..pass_options import MeshoptOptions
 
 NAME = "meshopt"
-
-
-@dataclass(frozen=True)
-class MeshoptOptions:
-    filters: bool = field(
-        default=True,
-        metadata={
-            "help": "use meshopt's lossy filters (octahedral normals, quaternion rotations, exponential motion)"
-        },
-    )
-    rotation_bits: int = field(
-        default=12, metadata={"help": "bits per component of filtered animation rotations"}
-    )
-    translation_bits: int = field(
-        default=16, metadata={"help": "mantissa bits of filtered animation translations"}
-    )
-    scale_bits: int = field(default=16, metadata={"help": "mantissa bits of filtered animation scales"})
-
-
 DEFAULTS = MeshoptOptions()
 
 

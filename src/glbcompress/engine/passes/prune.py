@@ -28,29 +28,15 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..document import COLLECTIONS, Accessor, Document, Image, Pointer
 from ..links import item_slots, reachable, references
+from ..pass_options import PruneOptions
 
 NAME = "prune"
-
-
-@dataclass(frozen=True)
-class PruneOptions:
-    keep_named_nodes: bool = field(default=True, metadata={"help": "keep empty nodes that have a name"})
-    keep_extras: bool = field(
-        default=True, metadata={"help": "keep application data (extras) on every object"}
-    )
-    keep_unused_attributes: bool = field(
-        default=False,
-        metadata={"help": "keep vertex attributes nothing reads (unsampled UV sets, white colors, ...)"},
-    )
-
-
 DEFAULTS = PruneOptions()
 
 # Fewest vertices that draw anything, by primitive mode.

@@ -44,13 +44,14 @@ import copy
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from .. import quantization as qz
 from ..document import Accessor, Document, Pointer
 from ..links import item_slots, references, texture_info_slots
+from ..pass_options import QuantizeOptions
 from ..transforms import local_matrix, quat_to_matrix
 
 NAME = "quantize"
@@ -59,32 +60,6 @@ TRANSFORM_PATHS = ("translation", "rotation", "scale")
 TEXTURE_TRANSFORM = "KHR_texture_transform"
 INSTANCING = "EXT_mesh_gpu_instancing"
 F32 = np.dtype(np.float32)
-
-
-@dataclass(frozen=True)
-class QuantizeOptions:
-    position_bits: int = field(
-        default=14, metadata={"help": "bits per position component (grid over the scene)"}
-    )
-    normal_bits: int = field(
-        default=8, metadata={"help": "bits per normal component (8 or less: 8-bit storage)"}
-    )
-    tangent_bits: int = field(
-        default=8, metadata={"help": "bits per tangent component (8 or less: 8-bit storage)"}
-    )
-    texcoord_bits: int = field(
-        default=12, metadata={"help": "bits per texture coordinate per texture repeat"}
-    )
-    color_bits: int = field(default=8, metadata={"help": "bits per vertex colour channel"})
-    weight_bits: int = field(
-        default=8, metadata={"help": "skin weights: 8 or less stores 8 bits, more stores 16"}
-    )
-    position_grid: Literal["scene", "mesh"] = field(
-        default="scene",
-        metadata={"help": "one position grid for the whole scene (no cracks) or one per mesh (finer)"},
-    )
-
-
 DEFAULTS = QuantizeOptions()
 
 

@@ -24,13 +24,12 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import meshopt
 import numpy as np
 
 from .. import accessors as acc
 from ..document import Accessor, Document
+from ..pass_options import ReorderOptions
 from .vertex_streams import (
     TRIANGLES,
     IndexCache,
@@ -45,16 +44,6 @@ from .vertex_streams import (
 
 NAME = "reorder"
 POINTS = 0
-
-
-@dataclass(frozen=True)
-class ReorderOptions:
-    strip_order: bool = field(
-        default=True,
-        metadata={"help": "order triangles like strips: a little less GPU-cache friendly, compresses better"},
-    )
-
-
 DEFAULTS = ReorderOptions()
 
 

@@ -45,13 +45,13 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ..document import Accessor, Document
-from ..errors import InvalidOptions
+from ..pass_options import SimplifyOptions
 from ..surface import Surface, hausdorff
 from .vertex_streams import (
     TRIANGLES,
@@ -88,64 +88,6 @@ of a bending joint (tests/engine/test_simplify.py); more costs rest-pose fidelit
 (Fox, Soldier at 50%: 0.5 lowered rendered SSIM by up to 0.08, 0.05 by 0.02-0.06)."""
 PROJECTION_SEED = 5
 """Seed of the fixed random projections of many joints or morph targets (same output every run)."""
-
-
-@dataclass(frozen=True)
-class SimplifyOptions:
-    simplify_ratio: float = field(
-        default=0.5,
-        metadata={"help": "fraction of each mesh's triangles to aim for (the error bound may stop earlier)"},
-    )
-    simplify_error: float = field(
-        default=0.01,
-        metadata={"help": "largest geometric error allowed, as a fraction of the bounding-box diagonal"},
-    )
-    simplify_error_scale: Literal["scene", "mesh"] = field(
-        default="scene",
-        metadata={"help": "measure simplify_error against the whole scene's diagonal or each mesh's own"},
-    )
-    lock_borders: bool = field(
-        default=False,
-        metadata={"help": "keep the open borders of every mesh in place, so touching parts stay closed"},
-    )
-    simplify_min_triangles: int = field(
-        default=0, metadata={"help": "never aim below this many triangles per mesh"}
-    )
-    simplify_attributes: bool = field(
-        default=True,
-        metadata={"help": "count normals, UVs, colours, skin weights and morph targets in the error"},
-    )
-    simplify_sloppy: bool = field(
-        default=False,
-        metadata={"help": "reach the ratio where careful simplification stops, tearing seams (distant LODs)"},
-    )
-    target_size_mb: float = field(
-        default=0.0,
-        metadata={
-            "help": "make the output at most this many MB (0: no target): searches simplification "
-            "and texture settings, overriding simplify_ratio and simplify_error"
-        },
-    )
-    lods: str = field(
-        default="",
-        metadata={
-            "help": "levels of detail: comma-separated triangle ratios, highest first (e.g. "
-            "'1,0.5,0.25'), in one GLB with MSFT_lod (or separate files with lod_files); "
-            "replaces simplify_ratio"
-        },
-    )
-    lod_files: bool = field(
-        default=False,
-        metadata={"help": "write each level of detail to its own GLB (OUT, OUT.lod1.glb, ...)"},
-    )
-
-    def __post_init__(self) -> None:
-        from ..lods import lod_ratios  # checks the list, raising InvalidOptions naming the problem
-
-        if len(lod_ratios(self.lods)) > 1 and self.target_size_mb > 0:
-            raise InvalidOptions("lods and target_size_mb cannot be combined: choose one.")
-
-
 DEFAULTS = SimplifyOptions()
 
 

@@ -30,75 +30,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from dataclasses import dataclass, replace
+from typing import Any
 
 from ..document import Document, Image
 from ..errors import EngineError, InvalidOptions, LimitExceeded
 from ..limits import DEFAULT_LIMITS
+from ..pass_options import TexturesOptions
 
 NAME = "textures"
-
-TextureFormat = Literal["keep", "webp", "avif", "ktx2", "png", "jpeg"]
-
-
-@dataclass(frozen=True)
-class TexturesOptions:
-    texture_format: TextureFormat = field(
-        default="webp",
-        metadata={
-            "help": "image format: webp, avif, ktx2 (Basis Universal), png or jpeg (core glTF), "
-            "or keep each image's own (PNGs recompressed losslessly)"
-        },
-    )
-    texture_quality: int = field(
-        default=0,
-        metadata={
-            "help": "encoder quality 1-100 for every texture, or 0 for auto: per texture, the lowest "
-            "quality whose SSIM meets --texture-ssim (stricter targets for normal and data maps)"
-        },
-    )
-    texture_ssim: float = field(
-        default=0.93, metadata={"help": "auto quality: SSIM target for colour textures"}
-    )
-    texture_ssim_normal: float = field(
-        default=0.96, metadata={"help": "auto quality: SSIM target for normal maps"}
-    )
-    texture_ssim_data: float = field(
-        default=0.94,
-        metadata={"help": "auto quality: SSIM target for data maps (occlusion, roughness, metalness, ...)"},
-    )
-    texture_fallback: bool = field(
-        default=False,
-        metadata={
-            "help": "keep a PNG/JPEG beside each WebP/AVIF/KTX2 image for viewers without the "
-            "extension (larger; the extension becomes optional)"
-        },
-    )
-    texture_max_size: int = field(
-        default=0, metadata={"help": "largest width or height in pixels (0: no limit); never upscales"}
-    )
-    texture_scale: float = field(
-        default=1.0, metadata={"help": "scale factor for colour textures (at most 1)"}
-    )
-    texture_scale_normal: float = field(default=1.0, metadata={"help": "scale factor for normal maps"})
-    texture_scale_data: float = field(default=1.0, metadata={"help": "scale factor for data maps"})
-    texture_pow2: bool = field(default=False, metadata={"help": "round texture sizes down to powers of two"})
-    texture_ktx2_mode: Literal["auto", "etc1s", "uastc"] = field(
-        default="auto",
-        metadata={"help": "KTX2 codec: auto (ETC1S for colour, UASTC + Zstandard for normal and data maps)"},
-    )
-    texture_solid: bool = field(
-        default=True, metadata={"help": "replace single-colour textures with material factors"}
-    )
-    texture_solid_tolerance: int = field(
-        default=2,
-        metadata={"help": "largest difference (in 8-bit steps) between texels of a 'single-colour' texture"},
-    )
-    texture_reencode_ktx2: bool = field(
-        default=False, metadata={"help": "also re-encode KTX2 input images (otherwise kept as they are)"}
-    )
-
 
 DEFAULTS = TexturesOptions()
 AUTO_LOWEST = 10

@@ -21,11 +21,12 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..document import Accessor, Document
+from ..pass_options import WeldOptions
 from .vertex_streams import (
     TRIANGLES,
     IndexCache,
@@ -38,16 +39,6 @@ from .vertex_streams import (
 )
 
 NAME = "weld"
-
-
-@dataclass(frozen=True)
-class WeldOptions:
-    drop_degenerate: bool = field(
-        default=True,
-        metadata={"help": "remove triangles that use one vertex twice (they have no area and draw nothing)"},
-    )
-
-
 DEFAULTS = WeldOptions()
 
 
