@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path, PurePath
 from typing import Any
@@ -123,22 +124,28 @@ class JobManager:
         checked = check_options(preset, options)
         job_id = uuid.uuid4().hex
         filename = clean_filename(filename)
-        room = await to_thread.run_sync(self._quota_room, user_id)
-        limit = self.settings.max_upload_bytes
-        try:
-            blob = await receive_upload(
-                request, self.storage, input_key(job_id, filename), min(limit, room or limit)
-            )
-        except TooLarge:
-            if room is not None and room < limit:
-                raise quotas.storage_full(self.settings) from None
-            raise
+        room = await to_thread.run_sync(quotas.room, self.db, self.settings, user_id)
+        limit = self._upload_limit(room)
+        with self._storage_full_if_past(room):
+            blob = await receive_upload(request, self.storage, input_key(job_id, filename), limit)
         return self._create(job_id, user_id, source, filename, blob, checked, api_key_id)
 
-    def _quota_room(self, user_id: int) -> int | None:
-        """Raises QuotaExceeded if the account may not start a job; the bytes it may still store."""
-        quotas.check_active(self.db, self.settings, user_id)
-        return quotas.storage_room(self.db, self.settings, user_id)
+    def _upload_limit(self, room: int | None) -> int:
+        """The most bytes an upload may have: the upload limit, or less if the account's storage
+        quota has less room left."""
+        limit = self.settings.max_upload_bytes
+        return limit if room is None else min(limit, room)
+
+    @contextmanager
+    def _storage_full_if_past(self, room: int | None) -> Iterator[None]:
+        """TooLarge becomes QuotaExceeded when it was the account's room, not the upload limit,
+        that the upload went past."""
+        try:
+            yield
+        except TooLarge:
+            if room is not None and room < self.settings.max_upload_bytes:
+                raise quotas.storage_full(self.settings) from None
+            raise
 
     def submit_file(
         self,
@@ -151,11 +158,14 @@ class JobManager:
         options: Mapping[str, Any] | None = None,
         api_key_id: int | None = None,
     ) -> Job:
-        """A job for a model file on this machine, copied into storage (raises TooLarge)."""
+        """A job for a model file on this machine, copied into storage (raises TooLarge, or
+        QuotaExceeded as submit_upload does)."""
         checked = check_options(preset, options)
         job_id = uuid.uuid4().hex
         filename = clean_filename(filename or path.name)
-        with open(path, "rb") as src, self.storage.writer(self.settings.max_upload_bytes) as out:
+        room = quotas.room(self.db, self.settings, user_id)
+        limit = self._upload_limit(room)
+        with self._storage_full_if_past(room), open(path, "rb") as src, self.storage.writer(limit) as out:
             while chunk := src.read(1 << 20):
                 out.write(chunk)
             blob = out.commit(input_key(job_id, filename))
@@ -176,7 +186,7 @@ class JobManager:
         """A job for a model already stored under ``jobs/<job_id>/`` (the API's multipart uploads,
         received part by part). The caller deletes that prefix if this raises."""
         checked = check_options(preset, options)
-        room = self._quota_room(user_id)
+        room = quotas.room(self.db, self.settings, user_id)
         if room is not None and blob.size > room:
             raise quotas.storage_full(self.settings)
         return self._create(job_id, user_id, source, clean_filename(filename), blob, checked, api_key_id)
@@ -205,6 +215,7 @@ class JobManager:
         )
         try:
             with self.db.session() as session, session.begin():
+                quotas.recheck(session, self.settings, user_id, blob.size)
                 session.add(job)
         except Exception:
             self.storage.delete_prefix(f"jobs/{job_id}")
