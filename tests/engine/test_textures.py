@@ -19,7 +19,7 @@ from glbcompress.engine.limits import Limits
 from glbcompress.engine.passes import textures as pass_module
 from glbcompress.engine.passes.textures import TexturesOptions, textures
 from glbcompress.engine.reader import read
-from glbcompress.engine.textures import basisu, quality
+from glbcompress.engine.textures import basisu, encoders, quality
 from glbcompress.engine.textures.classify import image_uses
 from glbcompress.engine.textures.solid import srgb_to_linear
 from glbcompress.engine.writer import write_glb
@@ -345,14 +345,116 @@ def test_ssim_and_search() -> None:
     assert quality.lowest_quality(measure, quality.Goal(1.1, 0)) is None
 
 
-def test_large_textures_are_searched_and_measured_on_tiles() -> None:
-    big = np.random.default_rng(0).integers(0, 256, (2048, 3000, 3), dtype=np.uint8)
-    assert quality.sample(big).shape == (512, 512, 3)
-    assert quality.sample(big, quality.VERIFY_GRID).shape == (1024, 1024, 3)
-    tile = quality.sample(big)[-128:, -128:]
-    np.testing.assert_array_equal(tile, big[1920:2048, 2864:2992])  # the last tile ends inside
-    small = big[:300, :500]
-    assert quality.sample(small) is small and not quality.sampled(small.shape, quality.GRID)
+def test_samples_of_the_largest_texture_are_bounded() -> None:
+    # 16383x8192, the most pixels the limits allow, as a view of one row (no memory): the search
+    # encodes at most 2048x2048 of it and every figure measures at most 1024x1024.
+    row = (np.arange(16383) % 251).astype(np.uint8)
+    big = np.broadcast_to(row[None, :, None], (8192, 16383, 3))
+    search = quality.sample(big)
+    measured = quality.sample(big, quality.TILE, quality.VERIFY_GRID)
+    assert search.shape == (2048, 2048, 3) and measured.shape == (1024, 1024, 3)
+    # The tiles are the image's own pixels, spread to its far edge (the last starts 16-aligned).
+    np.testing.assert_array_equal(search[0, 1024:, 0], row[15344:16368])
+    np.testing.assert_array_equal(measured[0, -128:, 0], row[16240:16368])
+    # The search's probes are measured on a million pixels too, in tiles inside its own tiles.
+    part, tile = quality.measured(search, quality.SEARCH_TILE)
+    assert part.shape == (1024, 1024, 3) and tile == quality.TILE
+    np.testing.assert_array_equal(part[0, 512:640, 0], search[0, 1024:1152, 0])
+    small = np.zeros((300, 2048, 3), np.uint8)
+    assert quality.sample(small) is small and not quality.sampled(small.shape, quality.SEARCH_TILE, 2)
+
+
+def test_ssim_of_a_mosaic_ignores_its_seams() -> None:
+    # Two flat tiles side by side, and a copy with a little noise: across the seam SSIM sees an
+    # edge the texture does not have (the only structure there is, which the noise cannot touch),
+    # and would report no damage; inside the tiles the figure is the tiles' own.
+    mosaic = np.concatenate([np.full((128, 128), 40, np.uint8), np.full((128, 128), 200, np.uint8)], axis=1)
+    noisy = (mosaic + np.random.default_rng(0).integers(-2, 3, mosaic.shape)).astype(np.uint8)
+    tiles = (
+        quality.ssim(mosaic[:, :128], noisy[:, :128]) + quality.ssim(mosaic[:, 128:], noisy[:, 128:])
+    ) / 2
+    assert quality.ssim(mosaic, noisy) > 0.999
+    assert quality.ssim(mosaic, noisy, tile=128) == pytest.approx(tiles) and tiles < 0.98
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P"])
+def test_decoding_only_the_measured_tiles_cuts_the_same_pixels(mode: str) -> None:
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (1100, 1500, 4), dtype=np.uint8)
+    image = PILImage.fromarray(pixels, "RGBA").convert(mode)
+    fmt = "webp" if mode in ("RGB", "RGBA") else "png"
+    data = io.BytesIO()
+    image.save(data, format=fmt.upper(), **({"quality": 60} if fmt == "webp" else {}))
+    channels = 4 if mode == "RGBA" else 3
+    whole = encoders.decode(data.getvalue(), fmt, channels)
+    cut = encoders.decode_sample(data.getvalue(), fmt, channels)
+    assert cut.shape == (1024, 1024, channels)
+    np.testing.assert_array_equal(cut, quality.sample(whole, quality.TILE, quality.VERIFY_GRID))
+
+
+def test_settle_needs_few_whole_encodes() -> None:
+    goal = quality.Goal(0.93, 0)
+
+    def mosaic(q: int) -> quality.Probe:  # rises with quality, 1.0 at 100
+        return quality.Probe(q, 0.6 + q / 250, 50, q)
+
+    chosen = quality.lowest_quality(mosaic, goal, low=10)
+    assert chosen is not None and chosen.quality == 83
+    encoded: list[int] = []
+
+    def overrated(q: int) -> float:  # the whole image is 0.05 below what the mosaic promised
+        encoded.append(q)
+        return mosaic(q).ssim - 0.05
+
+    settled = quality.settle(chosen.quality, overrated, mosaic, goal, 0.01)
+    assert encoded == [83, settled] and mosaic(settled).ssim - 0.05 >= goal.ssim - 0.01
+    encoded.clear()
+    assert quality.settle(chosen.quality, lambda q: encoded.append(q) or 0.95, mosaic, goal, 0.01) == 83
+    assert encoded == [83]
+    encoded.clear()
+
+    def worse_higher_up(q: int) -> float:  # the correction falls short too: the last try is 100
+        encoded.append(q)
+        return mosaic(q).ssim - (0.05 if q == 83 else 0.1)
+
+    assert quality.settle(chosen.quality, worse_higher_up, mosaic, goal, 0.01) == 100
+    assert len(encoded) == quality.WHOLE_TRIES == 3 and encoded[0] == 83 < encoded[1] < encoded[2] == 100
+
+
+def test_search_on_a_whole_texture_picks_what_a_whole_image_metric_picks(tmp_path: Path) -> None:
+    """A 1280x1280 texture is searched whole and measured on tiles: the quality is the one a
+    search measuring every pixel picks, give or take the tiles' few thousandths of SSIM."""
+    size = 1280
+    doc = read(tm.large_texture(tmp_path / "in.glb", size))
+    report = textures(doc, TexturesOptions())
+    row = report["textures"][0]
+    assert row["measured on"] == "64 tiles of 128x128 pixels"
+    source = np.asarray(PILImage.fromarray(tm.colour_map()).resize((size, size)))
+
+    def whole(q: int) -> quality.Probe:
+        out = encoders.decode(encoders.encode(source, encoders.Encoding("webp", q)), "webp", 3)
+        return quality.Probe(q, quality.ssim(source, out), quality.psnr(source, out), 0)
+
+    goal = pass_module._goal("color", TexturesOptions())
+    reference = quality.lowest_quality(whole, goal, low=pass_module.AUTO_LOWEST)
+    assert reference is not None and abs(row["quality"] - reference.quality) <= 3, (row, reference)
+
+
+def test_large_texture_is_searched_on_a_mosaic_and_reported_honestly(tmp_path: Path) -> None:
+    """Larger than 2048x2048: the search encodes a 2048x2048 mosaic, the whole texture is encoded
+    at the quality found, and the figure reported (on tiles) is within a hundredth of every
+    pixel's."""
+    size = 2560
+    doc = read(tm.large_texture(tmp_path / "in.glb", size))
+    report = textures(doc, TexturesOptions())
+    row = report["textures"][0]
+    assert row["after"]["size"] == f"{size}x{size}" and isinstance(row["quality"], int)
+    assert row["measured on"] == "64 tiles of 128x128 pixels"
+    source = np.asarray(PILImage.fromarray(tm.colour_map()).resize((size, size)))
+    out = _pixels(doc.images[-1])
+    every_pixel = quality.ssim(source, out)
+    assert abs(every_pixel - row["ssim"]) < 0.01, (every_pixel, row)
+    assert every_pixel >= TexturesOptions().texture_ssim - pass_module.SAMPLE_SLACK
 
 
 # -- corpus ---------------------------------------------------------------------------------------

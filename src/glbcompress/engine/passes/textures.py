@@ -5,8 +5,9 @@ Textures are most of the bytes of most real models. Each image is classified by 
 that read it (colour: sRGB, lossy with chroma subsampling; normal: strictest; data such as packed
 occlusion/roughness/metalness: linear, every channel its own signal; see textures/classify.py).
 With ``texture_quality=0`` (auto) the pass searches, per texture, the lowest encoder quality whose
-SSIM against the source meets the class's target, on a mosaic of tiles so the search stays cheap,
-then encodes the whole image and checks the target again. Channels no slot reads are not stored
+SSIM against the source meets the class's target (on the whole image up to 2048x2048, on a
+2048x2048 mosaic of four tiles beyond, so the cost is bounded: see textures/quality.py), then
+encodes the whole image and checks the target again. Channels no slot reads are not stored
 (an opaque material's base-colour alpha; G and B of an occlusion-only map). Images can be scaled
 down (never up), and each new image either replaces the old (its extension becomes required) or
 keeps a PNG/JPEG fallback (``texture_fallback``: the extension stays optional). An encoding that
@@ -255,7 +256,7 @@ def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
     if target == "ktx2":
         row["codec"] = "uastc" if chosen.uastc else "etc1s"
     row["ssim"], row["psnr"] = round(measured[0], 5), round(measured[1], 2)
-    if quality.sampled(array.shape, quality.VERIFY_GRID) and measured != EXACT:
+    if quality.sampled(array.shape, quality.TILE, quality.VERIFY_GRID) and measured != EXACT:
         row["measured on"] = "64 tiles of 128x128 pixels"
     if target in ("webp", "avif", "ktx2") and options.texture_fallback:
         _fallback(result, array, resized, original_format)
@@ -330,17 +331,19 @@ def _best_encoding(
         data = encode(array, how)
         return how, data, _measure(array, data, how, read)
     sample = quality.sample(array)
+    mosaic_tile = 0 if sample is array else quality.SEARCH_TILE
     tried: dict[int, tuple[quality.Probe, bytes]] = {}
 
     def probe(q: int) -> quality.Probe:
         if q not in tried:
             how = replace(base, quality=q)
             data = encode(sample, how)
-            tried[q] = (quality.Probe(q, *_measure(sample, data, how, read), len(data)), data)
+            tried[q] = (quality.Probe(q, *_measure(sample, data, how, read, mosaic_tile), len(data)), data)
         return tried[q][0]
 
-    # If the best quality misses the goal, so does every lower one: no need to search.
-    found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST) if goal.met(probe(100)) else None
+    # Where no quality meets the goal, the bisection ends having tried 100 (the lossy-source
+    # fallback below reuses that probe).
+    found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST)
     if found is None and not lossless_source and entry.kind != NORMAL:
         # A lossy source caps what any re-encoding can match (its own artefacts, its chroma
         # subsampling): aim just below the best this codec reaches instead. Not for normal maps,
@@ -357,18 +360,20 @@ def _best_encoding(
         if lossless_source and measured[0] < goal.ssim - SAMPLE_SLACK:
             return None  # a PNG (sharp colour edges, say) that this lossy format cannot match
         return how, data, measured
-    how = replace(base, quality=found.quality)
-    if sample is array:  # a small texture is its own sample: the probe was the real thing
-        return how, tried[found.quality][1], (found.ssim, found.psnr)
-    data = encode(array, how)
-    measured = _measure(array, data, how, read)
+    if sample is array:  # up to 2048x2048 a texture is its own sample: the probe was the real thing
+        return replace(base, quality=found.quality), tried[found.quality][1], (found.ssim, found.psnr)
     # The mosaic stands in for the whole image; where the two disagree by more than the search's
-    # noise, raise the quality until the whole image passes too.
-    while measured[0] < goal.ssim - SAMPLE_SLACK and how.quality < 100:
-        how = replace(how, quality=min(100, how.quality + max(2, (100 - how.quality) // 3)))
+    # noise, the quality is raised until the whole image passes too (in a bounded number of whole
+    # encodes: see quality.settle).
+    whole: dict[int, tuple[Any, bytes, tuple[float, float]]] = {}
+
+    def encode_whole(q: int) -> float:
+        how = replace(base, quality=q)
         data = encode(array, how)
-        measured = _measure(array, data, how, read)
-    return how, data, measured
+        whole[q] = (how, data, _measure(array, data, how, read))
+        return whole[q][2][0]
+
+    return whole[quality.settle(found.quality, encode_whole, probe, goal, SAMPLE_SLACK)]
 
 
 def _ktx2_auto(
@@ -413,20 +418,25 @@ def _strongest(
     return how, data, _measure(array, data, how, read)
 
 
-def _measure(reference: Any, data: bytes, how: Any, read: tuple[int, ...]) -> tuple[float, float]:
-    """(SSIM, PSNR) of the decoded image against reference, in the channels read; on a million
-    pixels of tiles for a larger image."""
+def _measure(
+    reference: Any, data: bytes, how: Any, read: tuple[int, ...], mosaic_tile: int = 0
+) -> tuple[float, float]:
+    """(SSIM, PSNR) of the decoded image against reference, in the channels read; for a larger
+    image, on a million pixels of tiles (quality.measured; SSIM from the windows inside a tile).
+    mosaic_tile: reference is the search's mosaic of tiles this size (quality.sample)."""
     from ..textures import quality
-    from ..textures.encoders import decode
+    from ..textures.encoders import decode, decode_sample
 
     if not read:  # nothing stored is read (an alpha-only slot on an opaque image)
         return EXACT
-    decoded = decode(data, how.format, reference.shape[2])
-    reference = quality.sample(reference, quality.VERIFY_GRID)
-    decoded = quality.sample(decoded, quality.VERIFY_GRID)
+    if mosaic_tile:  # the search's sample, a few million pixels: decoded whole, then measured in part
+        decoded, _tile = quality.measured(decode(data, how.format, reference.shape[2]), mosaic_tile)
+    else:
+        decoded = decode_sample(data, how.format, reference.shape[2])
+    reference, tile = quality.measured(reference, mosaic_tile)
     if len(read) < reference.shape[2]:
         reference, decoded = reference[..., list(read)], decoded[..., list(read)]
-    return quality.ssim(reference, decoded), quality.psnr(reference, decoded)
+    return quality.ssim(reference, decoded, tile), quality.psnr(reference, decoded)
 
 
 def _fallback(result: _Result, array: Any, resized: bool, original_format: str) -> None:

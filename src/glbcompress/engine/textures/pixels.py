@@ -99,8 +99,8 @@ def decode(data: bytes, mime: str, where: str, max_pixels: int) -> Pixels:
             target = "RGBA" if image.mode != "LA" else "LA"
         else:
             target = "RGB"
-        converted = image.convert(target)
-        array = np.asarray(converted)
+        # convert() to the image's own mode would copy it whole (half a gigabyte at the limit).
+        array = np.asarray(image if image.mode == target else image.convert(target))
     except LimitExceeded:
         raise
     except Exception as exc:
