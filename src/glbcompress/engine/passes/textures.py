@@ -341,9 +341,9 @@ def _best_encoding(
             tried[q] = (quality.Probe(q, *_measure(sample, data, how, read, mosaic_tile), len(data)), data)
         return tried[q][0]
 
-    # Where no quality meets the goal, the bisection ends having tried 100 (the lossy-source
-    # fallback below reuses that probe).
-    found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST)
+    # If the best quality misses the goal, so does every lower one: no need to search (a normal
+    # map that no lossy quality matches costs one probe, not a whole bisection).
+    found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST) if goal.met(probe(100)) else None
     if found is None and not lossless_source and entry.kind != NORMAL:
         # A lossy source caps what any re-encoding can match (its own artefacts, its chroma
         # subsampling): aim just below the best this codec reaches instead. Not for normal maps,
