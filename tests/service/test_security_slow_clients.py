@@ -44,26 +44,33 @@ def _trickle(url: str, head: str, body_length: int, seconds: float = 10) -> tupl
     with socket.create_connection((host, int(port)), timeout=seconds) as sock:
         start = head.split("\r\n\r\n", 1)[1]
         sock.sendall(head.format(length=body_length).encode())
-        sock.settimeout(0.2)
-        answer = b""
-        sent = len(start)
-        while time.monotonic() - started < seconds:
-            if sent < body_length and not answer:
-                try:
-                    sock.sendall(b"x")
-                    sent += 1
-                except OSError:
-                    pass
-            try:
-                chunk = sock.recv(65536)
-            except TimeoutError:
-                continue
-            except ConnectionResetError:  # the server closed with our unread bytes pending
-                break
-            if not chunk:
-                break
-            answer += chunk
+        answer, _ = _drip(sock, b"x" * (body_length - len(start)), seconds)
         return answer, time.monotonic() - started
+
+
+def _drip(sock: socket.socket, data: bytes, seconds: float) -> tuple[bytes, float]:
+    """Send data one byte every 0.2 s until the server answers or closes (or seconds pass); its
+    answer and how long after the first byte it came."""
+    started = time.monotonic()
+    sock.settimeout(0.2)
+    answer, sent = b"", 0
+    while time.monotonic() - started < seconds:
+        if sent < len(data) and not answer:
+            try:
+                sock.sendall(data[sent : sent + 1])
+                sent += 1
+            except OSError:
+                pass
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except ConnectionResetError:  # the server closed with our unread bytes pending
+            break
+        if not chunk:
+            break
+        answer += chunk
+    return answer, time.monotonic() - started
 
 
 def _problem(answer: bytes) -> tuple[int, dict[str, str], dict[str, object]]:
@@ -131,31 +138,6 @@ def test_trickled_uploads_are_cut_off_at_the_deadline(slow_settings: Settings) -
 HEAD_DEADLINE = 1.0
 
 
-def _trickle_head(sock: socket.socket, head: bytes, seconds: float = 8) -> tuple[bytes, float]:
-    """Send a request head one byte every 0.2 s (never finishing it within the deadline); the
-    server's answer and how long after the first byte it came."""
-    started = time.monotonic()
-    sock.settimeout(0.2)
-    answer, sent = b"", 0
-    while time.monotonic() - started < seconds:
-        if sent < len(head) and not answer:
-            try:
-                sock.sendall(head[sent : sent + 1])
-                sent += 1
-            except OSError:
-                pass
-        try:
-            chunk = sock.recv(65536)
-        except TimeoutError:
-            continue
-        except ConnectionResetError:
-            break
-        if not chunk:
-            break
-        answer += chunk
-    return answer, time.monotonic() - started
-
-
 def _request_timeout(answer: bytes, took: float, what: str) -> None:
     status, headers, body = _problem(answer)
     assert status == 408, (what, answer[:300])
@@ -184,7 +166,7 @@ def test_request_heads_that_do_not_arrive_in_time_are_cut_off(tmp_path: Path) ->
         address = (host, int(port))
 
         with socket.create_connection(address, timeout=10) as sock:
-            _request_timeout(*_trickle_head(sock, head), "a new connection")
+            _request_timeout(*_drip(sock, head, 8), "a new connection")
 
         with socket.create_connection(address, timeout=10) as sock:
             sock.settimeout(10)
@@ -202,7 +184,7 @@ def test_request_heads_that_do_not_arrive_in_time_are_cut_off(tmp_path: Path) ->
             sock.settimeout(0.5)
             with contextlib.suppress(TimeoutError):
                 sock.recv(65536)
-            _request_timeout(*_trickle_head(sock, head), "the next request on a kept-alive connection")
+            _request_timeout(*_drip(sock, head, 8), "the next request on a kept-alive connection")
 
         # The clock stops once the head is in: a body sent over more than the head's deadline
         # is received (the upload deadline is the body's limit).
