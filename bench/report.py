@@ -48,9 +48,12 @@ def _invalid(row: dict) -> bool:
 
 
 def summarize(models: list[dict]) -> list[dict[str, Any]]:
-    """One line per configuration: failures, geomean ratio and medians over the common models."""
+    """One line per configuration: failures, geomean ratio and medians over the common models
+    (those every configuration processed, target-size runs aside: a budget that a model cannot
+    meet is refused by design, and must not shrink every other configuration's set of models)."""
     table = rows_by_config(models)
-    common = set(common_models(models, list(table)))
+    measured = [c for c, rows in table.items() if not any("budget_bytes" in r for r in rows.values())]
+    common = set(common_models(models, measured))
     by_name = {m["name"]: m for m in models}
     out = []
     for config, rows in table.items():

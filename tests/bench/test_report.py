@@ -54,6 +54,17 @@ def test_a_configuration_that_failed_everywhere_does_not_empty_the_comparison() 
     assert summary["broken"]["failed"] == ["a", "b"]
 
 
+def test_refused_target_sizes_do_not_shrink_the_other_configurations_models() -> None:
+    """A target-size run refuses a budget the model cannot meet (by design): the other
+    configurations are still summarized over every model they share."""
+    models = _models({"a": {"x": 100}, "b": {"x": 400}})
+    models[0]["results"].append(_row("a", "glbcompress target 50%", 50, budget_bytes=50, budget_hit=True))
+    models[1]["results"].append(_row("b", "glbcompress target 50%", None, budget_bytes=200, budget_hit=False))
+    summary = {s["config"]: s for s in report.summarize(models)}
+    assert summary["x"]["common"] == 2 and summary["x"]["geomean_ratio"] == pytest.approx(0.2)
+    assert summary["glbcompress target 50%"]["failed"] == ["b"]
+
+
 def test_an_output_that_does_not_render_counts_as_ssim_zero() -> None:
     models = _models({"a": {"x": 100}, "b": {"x": 100}, "c": {"x": 100}})
     del models[2]["results"][0]["fidelity"]
