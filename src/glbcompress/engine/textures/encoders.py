@@ -118,9 +118,9 @@ def _png(image, array: np.ndarray):  # -> PIL.Image.Image
 def decode(data: bytes, fmt: str, channels: int) -> np.ndarray:
     """Decoded pixels with the given channel count (what a viewer samples)."""
     if fmt == "ktx2":
-        return conform(_grey_axis(basisu.decode(data)), channels)
+        return conform(basisu.decode(data), channels)
     with _open(data) as image:
-        return conform(_grey_axis(_array(image)), channels)
+        return conform(_array(image), channels)
 
 
 def decode_sample(data: bytes, fmt: str, channels: int) -> np.ndarray:
@@ -134,12 +134,12 @@ def decode_sample(data: bytes, fmt: str, channels: int) -> np.ndarray:
     with _open(data) as image:
         width, height = image.size
         if not quality.sampled((height, width), tile, grid):
-            return conform(_grey_axis(_array(image)), channels)
+            return conform(_array(image), channels)
         image.load()
 
         def cut(top: int, left: int) -> np.ndarray:
             box = (left, top, min(width, left + tile), min(height, top + tile))
-            return conform(_grey_axis(_array(image.crop(box))), channels)
+            return conform(_array(image.crop(box)), channels)
 
         return quality.mosaic(cut, (height, width), tile, grid)
 
@@ -162,13 +162,11 @@ def _array(image) -> np.ndarray:
     return np.asarray(image if image.mode == mode else image.convert(mode))
 
 
-def _grey_axis(array: np.ndarray) -> np.ndarray:
-    return array[..., None] if array.ndim == 2 else array
-
-
 def conform(array: np.ndarray, channels: int) -> np.ndarray:
-    """array with exactly `channels` channels: grey widened to RGB, a missing alpha as opaque,
-    extra channels dropped."""
+    """array with exactly `channels` channels: grey (also as a 2D array) widened to RGB, a missing
+    alpha as opaque, extra channels dropped."""
+    if array.ndim == 2:
+        array = array[..., None]
     have = array.shape[2]
     if have == channels:
         return array

@@ -184,11 +184,9 @@ class JobManager:
         api_key_id: int | None = None,
     ) -> Job:
         """A job for a model already stored under ``jobs/<job_id>/`` (the API's multipart uploads,
-        received part by part). The caller deletes that prefix if this raises."""
+        received part by part; the quotas are checked as the job is inserted). The caller deletes
+        that prefix if this raises."""
         checked = check_options(preset, options)
-        room = quotas.room(self.db, self.settings, user_id)
-        if room is not None and blob.size > room:
-            raise quotas.storage_full(self.settings)
         return self._create(job_id, user_id, source, clean_filename(filename), blob, checked, api_key_id)
 
     def _create(

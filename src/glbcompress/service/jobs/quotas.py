@@ -54,8 +54,12 @@ def room(db: Database, settings: Settings, user_id: int) -> int | None:
     """The early check: raises QuotaExceeded if the account may not start a job now; returns the
     bytes it may still store (None: no limit)."""
     with db.session() as session:
-        check_active(session, settings, user_id)
-        return storage_room(session, settings, user_id)
+        return _room(session, settings, user_id)
+
+
+def _room(session: Session, settings: Settings, user_id: int) -> int | None:
+    check_active(session, settings, user_id)
+    return storage_room(session, settings, user_id)
 
 
 def recheck(session: Session, settings: Settings, user_id: int, size: int) -> None:
@@ -64,8 +68,7 @@ def recheck(session: Session, settings: Settings, user_id: int, size: int) -> No
     if not (settings.max_active_jobs_per_account or settings.account_storage_bytes):
         return
     lock_account(session, user_id)
-    check_active(session, settings, user_id)
-    left = storage_room(session, settings, user_id)
+    left = _room(session, settings, user_id)
     if left is not None and size > left:
         raise storage_full(settings)
 
@@ -99,10 +102,10 @@ def storage_room(session: Session, settings: Settings, user_id: int) -> int | No
     limit = settings.account_storage_bytes
     if not limit:
         return None
-    room = limit - stored_bytes(session, user_id)
-    if room <= 0:
+    left = limit - stored_bytes(session, user_id)
+    if left <= 0:
         raise storage_full(settings)
-    return room
+    return left
 
 
 def storage_full(settings: Settings) -> QuotaExceeded:
