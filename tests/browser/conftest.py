@@ -55,13 +55,18 @@ def browser() -> Iterator[Any]:
         browser.close()
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """Base URL of the real service on a fresh SQLite database and data folder."""
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'service.db'}")
+def serve(tmp_path: Path, **overrides: Any) -> Iterator[str]:
+    """Base URL of the real service on a fresh SQLite database and data folder, with these
+    settings changed (a module overriding the `server` fixture yields from this)."""
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'service.db'}", **overrides)
     migrate.upgrade(settings.database_url)
     with LiveServer(create_app(settings)) as live:
         yield live.url
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    yield from serve(tmp_path)
 
 
 @pytest.fixture

@@ -9,19 +9,14 @@ from typing import Any
 
 import pytest
 
-from glbcompress.service.app import create_app
-from glbcompress.service.db import migrate
+from tests.browser.conftest import serve
 from tests.fixtures.models import generate_all
-from tests.service.conftest import LiveServer, make_settings
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """This module's server: uploads of at most 3 kB."""
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'service.db'}", max_upload_mb=3 / 1024)
-    migrate.upgrade(settings.database_url)
-    with LiveServer(create_app(settings)) as live:
-        yield live.url
+    yield from serve(tmp_path, max_upload_mb=3 / 1024)
 
 
 def test_too_large_is_said_plainly(signed_up: Any, tmp_path: Path) -> None:

@@ -9,19 +9,14 @@ from typing import Any
 
 import pytest
 
-from glbcompress.service.app import create_app
-from glbcompress.service.db import migrate
+from tests.browser.conftest import serve
 from tests.fixtures.models import ALL
-from tests.service.conftest import LiveServer, make_settings
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
     """The service with a storage quota (1 KB) smaller than any model the test uploads."""
-    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'service.db'}", account_storage_mb=1 / 1024)
-    migrate.upgrade(settings.database_url)
-    with LiveServer(create_app(settings)) as live:
-        yield live.url
+    yield from serve(tmp_path, account_storage_mb=1 / 1024)
 
 
 def test_upload_over_the_storage_quota_is_explained(signed_up: Any, tmp_path: Path) -> None:
