@@ -133,6 +133,35 @@ def test_occlusion_only_image_becomes_grey(tmp_path: Path) -> None:
         np.testing.assert_array_equal(np.asarray(im), tm.orm_map()[..., 0])
 
 
+def test_data_map_no_lossy_quality_matches_goes_near_lossless(suite: Path, tmp_path: Path) -> None:
+    """The packed ORM map's hard metalness stripes defeat lossy WebP (chroma at half resolution):
+    near-lossless instead of exact, every value within its step of the source."""
+    doc, report, _gltf = _run(suite, tmp_path / "out.glb")
+    row = _rows(report)["orm"]
+    step = pass_module.NEAR_LOSSLESS_STEPS["data"][0]
+    assert row["quality"] == f"near-lossless ±{step // 2}", row
+    orm = _material(doc, "ORM")["pbrMetallicRoughness"]["metallicRoughnessTexture"]["index"]
+    decoded = _pixels(_image(orm, "EXT_texture_webp")).astype(int)
+    difference = np.abs(decoded - tm.orm_map())
+    assert 0 < difference.max() <= step // 2
+    exact = encoders.encode(tm.orm_map(), encoders.Encoding("webp", lossless=True, kind="data"))
+    assert row["after"]["bytes"] < 0.8 * len(exact)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("step", [2, 3, 4, 6])
+def test_posterize_bounds_every_value_and_keeps_alpha(step: int, channels: int) -> None:
+    source = np.random.default_rng(step).integers(0, 256, (64, 64, channels), dtype=np.uint8)
+    source[0, :, :] = 255  # the top of the range rounds up past 255 for most steps
+    out = encoders.posterize(source, step)
+    assert out.dtype == np.uint8 and out.shape == source.shape
+    colour = min(channels, 3)
+    difference = np.abs(out[..., :colour].astype(int) - source[..., :colour])
+    assert difference.max() <= step // 2
+    assert len(np.unique(out[..., :colour])) <= 256 // step + 2
+    np.testing.assert_array_equal(out[..., colour:], source[..., colour:])
+
+
 def test_fallback_keeps_core_source_and_optional_extension(suite: Path, tmp_path: Path) -> None:
     _doc, _report, gltf = _run(suite, tmp_path / "out.glb", texture_fallback=True)
     assert "EXT_texture_webp" in gltf["extensionsUsed"]

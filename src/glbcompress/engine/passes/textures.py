@@ -7,7 +7,9 @@ occlusion/roughness/metalness: linear, every channel its own signal; see texture
 With ``texture_quality=0`` (auto) the pass searches, per texture, the lowest encoder quality whose
 SSIM against the source meets the class's target (on the whole image up to 2048x2048, on a
 2048x2048 mosaic of four tiles beyond, so the cost is bounded: see textures/quality.py), then
-encodes the whole image and checks the target again. Channels no slot reads are not stored
+encodes the whole image and checks the target again. Where no lossy quality meets the target on a
+PNG source (WebP's lossy mode halves chroma resolution), WebP's lossless mode takes values rounded
+to a few levels (near-lossless, NEAR_LOSSLESS_STEPS), about half the bytes of exact. Channels no slot reads are not stored
 (an opaque material's base-colour alpha; G and B of an occlusion-only map). Images can be scaled
 down (never up), and each new image either replaces the old (its extension becomes required) or
 keeps a PNG/JPEG fallback (``texture_fallback``: the extension stays optional). An encoding that
@@ -57,6 +59,13 @@ goal."""
 SAMPLE_SLACK = 0.01
 """How far the whole image's SSIM may fall below the target the tile mosaic met before the
 quality is raised (the mosaic's estimate is usually within a few thousandths)."""
+NEAR_LOSSLESS_STEPS = {"color": (4, 2), "normal": (4, 2), "data": (6, 4, 2)}
+"""Where no lossy WebP quality meets the goal on a lossless source (WebP's lossy mode halves the
+chroma resolution, which a normal or packed data map cannot take), its lossless mode after
+rounding values to these steps, coarsest first, keeping the first that meets the goal: every value
+within 2 levels of the source (3 for data maps, whose roughness, metalness or occlusion 1% off is
+invisible), so smooth colour gradients and mirror-like normals do not band. Exact lossless only
+where every step misses."""
 EXACT = (1.0, 100.0)
 """(SSIM, PSNR) of a lossless encoding."""
 
@@ -252,7 +261,9 @@ def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
         return
     result.primary = (data, MIME[target])
     row["after"] = {"format": target, "bytes": len(data), "size": f"{width}x{height}"}
-    row["quality"] = "lossless" if chosen.lossless or target == "png" else chosen.quality
+    row["quality"] = chosen.quality
+    if chosen.lossless or target == "png":
+        row["quality"] = f"near-lossless ±{chosen.step // 2}" if chosen.step > 1 else "lossless"
     if target == "ktx2":
         row["codec"] = "uastc" if chosen.uastc else "etc1s"
     row["ssim"], row["psnr"] = round(measured[0], 5), round(measured[1], 2)
@@ -356,7 +367,7 @@ def _best_encoding(
         )
         found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST)
     if found is None:
-        how, data, measured = _strongest(array, base, read, lossless_source)
+        how, data, measured = _strongest(array, base, read, lossless_source, goal)
         if lossless_source and measured[0] < goal.ssim - SAMPLE_SLACK:
             return None  # a PNG (sharp colour edges, say) that this lossy format cannot match
         return how, data, measured
@@ -403,14 +414,21 @@ def _ktx2_auto(
 
 
 def _strongest(
-    array: Any, base: Any, read: tuple[int, ...], lossless_source: bool
+    array: Any, base: Any, read: tuple[int, ...], lossless_source: bool, goal: Any
 ) -> tuple[Any, bytes, tuple[float, float]]:
     """No lossy quality meets the goal: WebP's lossless mode for a lossless source (re-encoding a
-    JPEG losslessly only stores its artefacts at great cost), else the format's best quality with
-    full chroma resolution."""
+    JPEG losslessly only stores its artefacts at great cost), near-lossless at the coarsest step
+    that meets the goal, else the format's best quality with full chroma resolution."""
+    from ..textures import quality
     from ..textures.encoders import encode
 
     if base.format == "webp" and lossless_source:
+        for step in NEAR_LOSSLESS_STEPS[base.kind]:
+            how = replace(base, lossless=True, step=step)
+            data = encode(array, how)
+            measured = _measure(array, data, how, read)
+            if goal.met(quality.Probe(step, *measured, len(data))):
+                return how, data, measured
         how = replace(base, lossless=True)
         return how, encode(array, how), EXACT
     how = replace(base, quality=100, full_chroma=True)
