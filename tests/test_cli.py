@@ -365,3 +365,88 @@ def test_flag_order_does_not_matter() -> None:
     a = cli.options_from_flags("balanced", {"draco": True, "draco_position_bits": 12})
     b = cli.options_from_flags("balanced", {"draco_position_bits": 12, "draco": True})
     assert a == b and a.draco is not None and a.draco.draco_position_bits == 12 and a.meshopt is None
+
+
+# --- a plain compress command line, read without click -------------------------------------------
+
+PLAIN = [
+    ["{box}"],
+    ["{box}", "-o", "{out}", "--preset", "balanced", "--no-textures", "--json"],
+    ["{box}", "--output", "{out}", "-p", "max", "-q", "--debug", "-j", "2", "--jobs", "3"],
+    ["-o", "{out}", "{box}", "--position-bits", "12", "{box}", "--quiet"],
+    ["{box}", "--resample-tolerance", "1e-3", "--texture-format", "webp", "--quantize", "--no-quantize"],
+    ["{box}", "--draco", "--draco-position-bits", " 14 ", "--no-meshopt", "-o", "missing/dir"],
+]
+FOR_CLICK = [
+    ["{box}", "--output={out}"],
+    ["{box}", "-qo", "{out}"],
+    ["{box}", "-o"],
+    ["{box}", "-o", "-"],
+    ["{box}", "--position-bits", "-3"],
+    ["{box}", "--position-bits", "many"],
+    ["{box}", "--texture-format", "gif"],
+    ["{box}", "--preset", "tiny"],
+    ["{box}", "-j", "0"],
+    ["{box}", "--no-such-flag"],
+    ["{box}", "--help"],
+    ["--", "{box}"],
+    ["-"],
+    [""],
+    [],
+]
+
+
+def _words(args: list[str], tmp_path: Path) -> list[str]:
+    box = textured_box(tmp_path / "box.glb")
+    return [a.format(box=box, out=tmp_path / "out.glb") for a in args]
+
+
+@pytest.mark.parametrize("args", PLAIN)
+def test_plain_compress_lines_are_read_as_click_reads_them(tmp_path: Path, args: list[str]) -> None:
+    from glbcompress import commands
+
+    words = _words(args, tmp_path)
+    ctx = commands.compress.make_context("compress", list(words))
+    params = dict(ctx.params)
+    expected = {key: params.pop(key) for key in ("inputs", "output", "preset", "as_json", "jobs", "quiet")}
+    expected |= {"debug": bool(ctx.meta.get(commands.DEBUG_KEY)), "flags": params}
+    assert cli.fast_compress_args(["compress", *words]) == expected
+
+
+@pytest.mark.parametrize("args", FOR_CLICK)
+def test_other_compress_lines_are_left_to_click(tmp_path: Path, args: list[str]) -> None:
+    assert cli.fast_compress_args(["compress", *_words(args, tmp_path)]) is None
+
+
+def test_only_the_compress_command_is_read_without_click(tmp_path: Path) -> None:
+    box = str(textured_box(tmp_path / "box.glb"))
+    for words in (["--debug", "compress", box], ["remote", "compress", box], ["presets"], []):
+        assert cli.fast_compress_args(words) is None
+
+
+def test_the_plain_reading_knows_every_flag_of_the_command() -> None:
+    import click
+
+    from glbcompress import commands
+
+    params = [p for p in commands.compress.params if isinstance(p, click.Option)]
+    flags = {word for p in params for word in (*p.opts, *p.secondary_opts)}
+    assert flags == set(cli._COMPRESS_OPTIONS) | set(cli._engine_flags())
+
+
+def test_a_bug_reads_the_same_on_both_paths(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An exception escaping the command: one line and exit 1, from the click group or without it."""
+    from glbcompress import batch
+
+    src = textured_box(tmp_path / "box.glb")
+    monkeypatch.setattr(batch, "plan", lambda *a, **k: 1 / 0)
+    assert cli.run(["compress", str(src)]) == 1
+    plain = capsys.readouterr()
+    clicked = invoke("compress", src)
+    assert (plain.out, plain.err) == (clicked.stdout, clicked.stderr)
+    assert clicked.exit_code == 1
+    assert_one_line_error(plain.err, code_word="internal error", about="ZeroDivisionError")
+    assert cli.run(["compress", str(src), "--debug"]) == 1
+    assert "Traceback" in capsys.readouterr().err

@@ -97,3 +97,16 @@ def test_summary_to_a_pipe_is_plain_text_without_rich(tmp_path: Path) -> None:
     assert title == str(tmp_path)
     assert header.split() == ["file", "input", "output", "ratio", "triangles", "time"]
     assert row.startswith("box.glb ") and row.endswith(" s") and len(row) == len(header)
+
+
+def test_a_plain_compress_command_line_loads_no_click(tmp_path: Path) -> None:
+    """The console script reads ``compress FILE -q --no-textures`` itself: click (~10 ms to import,
+    with what it imports) and the click commands are loaded only for other command lines."""
+    src = textured_box(tmp_path / "box.glb")
+    args = ["compress", str(src), "-q", "--no-textures"]
+    loaded = loaded_after(f"from glbcompress.cli import run\nassert run({args!r}) == 0")
+    assert (tmp_path / "box.min.glb").is_file()
+    assert not {"click", "glbcompress.commands"} & loaded
+    assert "click" in loaded_after(
+        f"from glbcompress.cli import run\nassert run({args[:2]!r} + ['-qj', '1']) == 0"
+    )

@@ -6,13 +6,19 @@
     glbcompress presets | glbcompress options | glbcompress --version
     glbcompress remote compress models/ -o dist/     # the same on a server (client/commands.py)
 
-Every engine option has a flag generated from ``engine.options.schema()`` (``--position-bits N``,
+The commands are click commands (``glbcompress.commands``; ``cli.cli`` is their group). Every engine
+option has a flag generated from ``engine.options.schema()`` (``--position-bits N``,
 ``--quantize/--no-quantize``, ...), so options that passes add appear here by themselves.
 
 Exit codes: 0 success; 2 bad input or options (a one-line ``glbcompress: error: ...`` on stderr);
 1 internal error, i.e. a bug (``--debug`` shows its traceback). With several files the worst wins.
-rich is imported only when a progress bar or table is drawn on a terminal, to keep start-up quick
-(tests/test_startup.py checks what the command loads).
+
+Start-up is most of a small model's run, and the benchmark against gltfpack starts one process per
+model, so this module, the console script's, loads neither click nor rich (tests/test_startup.py
+checks what the command loads). A plain ``compress`` command line (``fast_compress_args``: known
+flags, each value as its own word) is read here and run by the same ``compress_files`` as the click
+command; anything else, including every mistake, goes to click for its parsing and its messages.
+rich is imported only when a progress bar or table is drawn on a terminal.
 """
 
 from __future__ import annotations
@@ -21,110 +27,38 @@ import json
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
+from functools import partial
 from pathlib import Path
-from typing import Any
-
-import click
+from typing import TYPE_CHECKING, Any
 
 # Before numpy loads (with the engine, below): OpenBLAS otherwise starts a thread per CPU, which
 # costs ~40 ms of start-up and exit on a run of ~0.3 s, while the engine's matrix products are far
 # too small to gain from threads. An explicit OPENBLAS_NUM_THREADS still wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from . import __version__, batch
+from . import batch
 from .engine import api
 from .engine.errors import InvalidOptions
 from .engine.options import PASSES, schema
 
+if TYPE_CHECKING:
+    import click
+
 SCHEMA = schema()
 LONG_WORK_BYTES = 4 * 1024 * 1024
 """Inputs at least this large (in total) get a progress bar, when stderr is a terminal."""
-DEBUG_KEY = "glbcompress.debug"
+DEBUG_FLAG = "--debug"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+def __getattr__(name: str) -> click.Group:
+    """``cli``, the click group, is built on first use: a plain compress run never needs it."""
+    if name == "cli":
+        from .commands import cli
 
-
-def _error(message: str, file: Path | str | None = None, *, internal: bool = False) -> None:
-    """The one line on stderr for a failure: ``glbcompress: error: <file>: <message>``."""
-    label = "internal error" if internal else "error"
-    where = f"{file}: " if file is not None else ""
-    click.echo(f"glbcompress: {label}: {where}{_one_line(message)}", err=True)
-
-
-def _internal_error(message: str, trace: str, file: Path | str | None, debug: bool) -> None:
-    hint = "" if debug else " (this is a bug; run again with --debug to see the traceback)"
-    _error(message + hint, file, internal=True)
-    if debug:
-        click.echo(trace.rstrip(), err=True)
-
-
-def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.meta[DEBUG_KEY] = True
-
-
-debug_option = click.option(
-    "--debug",
-    is_flag=True,
-    expose_value=False,
-    is_eager=True,
-    callback=_set_debug,
-    help="Show the traceback of internal errors.",
-)
-
-
-class Group(click.Group):
-    """The top-level command group. Usage errors become one line on stderr (exit 2) and unexpected
-    exceptions one line with a --debug hint (exit 1), never a traceback unless asked for."""
-
-    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None, **extra: Any) -> Any:
-        if not extra.pop("standalone_mode", True):
-            return super().main(args, prog_name, standalone_mode=False, **extra)
-        try:
-            code = super().main(args, prog_name, standalone_mode=False, **extra)
-        except click.exceptions.NoArgsIsHelpError as exc:
-            exc.show()
-            code = exc.exit_code
-        except click.ClickException as exc:
-            ctx = getattr(exc, "ctx", None)
-            hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
-            _error(exc.format_message() + hint)
-            code = exc.exit_code
-        except click.Abort:
-            click.echo("glbcompress: interrupted", err=True)
-            code = 130
-        sys.exit(code if isinstance(code, int) else 0)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = super().get_command(ctx, cmd_name)
-        if command is None and _register_more_commands(self):
-            command = super().get_command(ctx, cmd_name)
-        return command
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        _register_more_commands(self)
-        return super().list_commands(ctx)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, BrokenPipeError):
-            raise
-        except Exception as exc:
-            debug = bool(ctx.meta.get(DEBUG_KEY))
-            _internal_error(f"{type(exc).__name__}: {exc}", batch.current_traceback(), None, debug)
-            ctx.exit(batch.EXIT_INTERNAL)
-
-
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(__version__, "-V", "--version", prog_name="glbcompress", message="%(prog)s %(version)s")
-@debug_option
-def cli() -> None:
-    """Make glTF/GLB 3D models small and fast to load without visible loss."""
+        return cli
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
@@ -133,12 +67,7 @@ def main() -> None:
     ~20 ms with numpy loaded) achieves nothing the OS does not do at once. Nothing is left to
     write by then (outputs are complete files, a process pool has been shut down); should a thread
     still run, the ordinary exit waits for it."""
-    try:
-        cli.main(prog_name="glbcompress")
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 0
-    else:
-        code = 0
+    code = run()
     if threading.active_count() > 1:
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
@@ -147,86 +76,64 @@ def main() -> None:
     os._exit(code)
 
 
-# --- engine options as flags ----------------------------------------------------------------------
+def run(args: Sequence[str] | None = None) -> int:
+    """Run a command line (by default the process's own arguments) and return its exit code."""
+    fast = fast_compress_args(sys.argv[1:] if args is None else args)
+    if fast is not None:
+        return _run_fast_compress(fast)
+    from .commands import cli
+
+    try:
+        cli.main(None if args is None else list(args), prog_name="glbcompress")
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 0
+    return 0
 
 
-PRESET_VALUES = api.presets()
+# --- messages -------------------------------------------------------------------------------------
 
 
-class EngineOption(click.Option):
-    """A flag generated from one entry of the engine's option schema; --help groups them by pass."""
+def echo(text: str, *, err: bool = False) -> None:
+    """One line on stdout (or stderr), as ``click.echo`` writes it. click has its own rules only for
+    ANSI escapes (stripped when not on a terminal) and for streams that are not UTF-8, so those go
+    to it."""
+    stream = sys.stderr if err else sys.stdout
+    if stream is None:
+        return
+    encoding = str(getattr(stream, "encoding", "") or "").lower().replace("-", "").replace("_", "")
+    if "\x1b" in text or encoding != "utf8":
+        import click
 
-    def __init__(self, *args: Any, entry: dict[str, Any], **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.section = f"{entry['pass']} pass"
-
-
-def engine_option(entry: dict[str, Any]) -> Callable:
-    """The click.option decorator for one schema entry: --x/--no-x for a bool, --x N for a number,
-    --x CHOICE for a choice. Unset flags are None, so the preset's value stays."""
-    flag = "--" + entry["name"].replace("_", "-")
-    kind = str(entry["type"]).replace(" | None", "")
-    extra: dict[str, Any] = {}
-    if kind == "bool":
-        flag = f"{flag}/--no-{flag[2:]}"
-    elif kind == "choice":
-        extra = {"type": click.Choice([str(c) for c in entry["choices"]])}
-    else:
-        number = {"int": click.INT, "float": click.FLOAT}.get(kind)
-        extra = {"type": number or click.STRING, "metavar": "N" if number else "TEXT"}
-    return click.option(
-        flag, entry["name"], cls=EngineOption, entry=entry, default=None, help=_flag_help(entry), **extra
-    )
+        click.echo(text, err=err)
+        return
+    stream.write(text + "\n")
+    stream.flush()
 
 
-def _flag_help(entry: dict[str, Any]) -> str:
-    text = _sentence(entry.get("help") or "")
-    if entry["name"] in PASSES:
-        on_in = [name for name, p in PRESET_VALUES.items() if p["options"][entry["name"]]]
-        return f"{text} [on in: {', '.join(on_in) or 'no preset'}]"
-    notes = [f"default: {_value(entry['default'])}"] if "default" in entry else []
-    if "min" in entry:
-        notes.append(_range(entry))
-    return f"{text} [{'; '.join(notes)}]" if notes else text
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
+def error(message: str, file: Path | str | None = None, *, internal: bool = False) -> None:
+    """The one line on stderr for a failure: ``glbcompress: error: <file>: <message>``."""
+    label = "internal error" if internal else "error"
+    where = f"{file}: " if file is not None else ""
+    echo(f"glbcompress: {label}: {where}{_one_line(message)}", err=True)
 
 
-def _value(value: Any) -> str:
-    """An option value as the help and tables show it."""
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return str(value)
+def internal_error(message: str, trace: str, file: Path | str | None, debug: bool) -> None:
+    hint = "" if debug else " (this is a bug; run again with --debug to see the traceback)"
+    error(message + hint, file, internal=True)
+    if debug:
+        echo(trace.rstrip(), err=True)
 
 
-def _range(entry: dict[str, Any]) -> str:
-    if "min" in entry:
-        return f"{entry['min']}..{entry['max']}"
-    return "|".join(map(str, entry.get("choices", [])))
+# --- compress -------------------------------------------------------------------------------------
 
 
-def engine_options(command: Callable) -> Callable:
-    """Decorator: one flag per flat option of the engine, in schema order."""
-    for entry in reversed(SCHEMA):
-        command = engine_option(entry)(command)
-    return command
-
-
-class SectionedCommand(click.Command):
-    """A command whose --help lists engine flags in one section per pass."""
-
-    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        sections: dict[str, list[tuple[str, str]]] = {}
-        for param in self.get_params(ctx):
-            record = param.get_help_record(ctx)
-            if record is not None and isinstance(param, click.Option):
-                title = param.section if isinstance(param, EngineOption) else "Options"
-                sections.setdefault(title, []).append(record)
-        for title, rows in sections.items():
-            with formatter.section(title.capitalize()):
-                formatter.write_dl(rows)
+def flag_name(name: str) -> str:
+    """The command-line flag of a flat engine option: position_bits -> --position-bits."""
+    return "--" + name.replace("_", "-")
 
 
 def options_from_flags(preset: str, flags: dict[str, Any]) -> api.Options:
@@ -245,73 +152,155 @@ def options_from_flags(preset: str, flags: dict[str, Any]) -> api.Options:
     return api.resolve(preset, {**switches, **settings})
 
 
-# --- compress -------------------------------------------------------------------------------------
-
-
-@cli.command(cls=SectionedCommand)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(path_type=Path),
-    help="Output .glb file (one input), or folder (created if needed). "
-    "Default: <name>.min.glb next to each input.",
-)
-@click.option(
-    "-p",
-    "--preset",
-    type=click.Choice(list(api.PRESETS)),
-    default=api.DEFAULT_PRESET,
-    show_default=True,
-    help="Named option set that the flags below adjust (see 'glbcompress presets').",
-)
-@click.option(
-    "--json", "as_json", is_flag=True, help="Print the reports as JSON on stdout, and nothing else."
-)
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    help="Files compressed in parallel [default: CPU count; 1 for less than 4 MB of input].",
-)
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
-@debug_option
-@engine_options
-@click.pass_context
-def compress(
-    ctx: click.Context,
-    inputs: tuple[Path, ...],
+def compress_files(
+    inputs: Sequence[Path],
     output: Path | None,
     preset: str,
     as_json: bool,
     jobs: int | None,
     quiet: bool,
-    **flags: Any,
-) -> None:
-    """Compress .glb/.gltf files, and every one found in the given folders, into GLB files."""
-    debug = bool(ctx.meta.get(DEBUG_KEY))
+    debug: bool,
+    flags: dict[str, Any],
+) -> int:
+    """``glbcompress compress``, its arguments read: compress, report, and return the exit code."""
     try:
         options = options_from_flags(preset, flags)
         tasks = batch.plan(inputs, output)
     except (InvalidOptions, batch.UsageError) as exc:
-        _error(getattr(exc, "message", str(exc)))
-        ctx.exit(batch.EXIT_BAD_INPUT)
+        error(getattr(exc, "message", str(exc)))
+        return batch.EXIT_BAD_INPUT
     workers = jobs or batch.default_workers(tasks)
     show_bar = not quiet and sys.stderr.isatty() and batch.input_bytes(tasks) >= LONG_WORK_BYTES
     with _progress_bar(tasks, show_bar) as on_progress:
         outcomes = batch.run(tasks, options, workers, on_progress)
     for outcome in outcomes:
         if outcome.code == batch.EXIT_INTERNAL:
-            _internal_error(outcome.message, outcome.traceback, outcome.src, debug)
+            internal_error(outcome.message, outcome.traceback, outcome.src, debug)
         elif outcome.code != batch.EXIT_OK:
-            _error(outcome.message, outcome.src)
+            error(outcome.message, outcome.src)
     if as_json:
         one_file = len(inputs) == 1 and len(outcomes) == 1 and not inputs[0].is_dir()
         data = outcomes[0].as_dict() if one_file else [o.as_dict() for o in outcomes]
-        click.echo(json.dumps(data, indent=2))
+        echo(json.dumps(data, indent=2))
     elif not quiet:
         _print_summary(outcomes)
-    ctx.exit(batch.exit_code(outcomes))
+    return batch.exit_code(outcomes)
+
+
+def _number(kind: type, value: str, lowest: int | None = None) -> int | float | None:
+    """The value as click's INT, FLOAT or IntRange(min=lowest) reads it; None when click refuses it."""
+    try:
+        number = kind(value)
+    except ValueError:
+        return None
+    return None if lowest is not None and number < lowest else number
+
+
+def _path(value: str) -> Path | None:
+    """The path as click.Path reads it; None when click refuses it (it exists but cannot be read)."""
+    try:
+        os.stat(value)
+    except OSError:
+        return Path(value)
+    return Path(value) if os.access(value, os.R_OK) else None
+
+
+def _preset(value: str) -> str | None:
+    return value if value in api.PRESETS else None
+
+
+_Reading = tuple[str, Any]
+"""What a flag word sets: (keyword of compress_files or engine option name, how): a function that
+reads the next word (None when click would refuse that word), or the value a bare flag stands for."""
+
+_COMPRESS_OPTIONS: dict[str, _Reading] = {
+    **dict.fromkeys(("-o", "--output"), ("output", _path)),
+    **dict.fromkeys(("-p", "--preset"), ("preset", _preset)),
+    "--json": ("as_json", True),
+    **dict.fromkeys(("-j", "--jobs"), ("jobs", partial(_number, int, lowest=1))),
+    **dict.fromkeys(("-q", "--quiet"), ("quiet", True)),
+    DEBUG_FLAG: ("debug", True),
+}
+"""The compress command's own options (commands.compress), read as click reads them."""
+
+_ENGINE_FLAGS: dict[str, _Reading] = {}
+
+
+def _engine_flags() -> dict[str, _Reading]:
+    """The engine options' flag words (commands.engine_option): --x and --no-x for a switch, --x
+    VALUE for a number, a choice or text."""
+    if not _ENGINE_FLAGS:
+        for entry in SCHEMA:
+            name, flag = entry["name"], flag_name(entry["name"])
+            kind = str(entry["type"]).replace(" | None", "")
+            if kind == "bool":
+                _ENGINE_FLAGS[flag] = (name, True)
+                _ENGINE_FLAGS[f"--no-{flag[2:]}"] = (name, False)
+            elif kind == "choice":
+                choices = frozenset(str(c) for c in entry["choices"])
+                _ENGINE_FLAGS[flag] = (
+                    name,
+                    lambda value, choices=choices: value if value in choices else None,
+                )
+            elif kind in ("int", "float"):
+                _ENGINE_FLAGS[flag] = (name, partial(_number, int if kind == "int" else float))
+            else:
+                _ENGINE_FLAGS[flag] = (name, str)
+    return _ENGINE_FLAGS
+
+
+def fast_compress_args(args: Sequence[str]) -> dict[str, Any] | None:
+    """The arguments of compress_files for a plain ``compress`` command line, read as the click
+    command reads them; None for any other command line, for click to read (and word its errors).
+
+    Plain means: the ``compress`` command with no option before it; options written out in full as
+    the command defines them, each value as the next word (``-o out.glb``, not ``-oout.glb`` or
+    ``--output=out.glb``); no other word starting with ``-``, no empty word; values that click
+    accepts; at least one input. On Windows click expands wildcards in the arguments, and with
+    _GLBCOMPRESS_COMPLETE set it completes words for the shell, so those go to click."""
+    if os.name == "nt" or not args or args[0] != "compress" or os.environ.get("_GLBCOMPRESS_COMPLETE"):
+        return None
+    engine = _engine_flags()
+    inputs: list[Path] = []
+    result: dict[str, Any] = {"output": None, "preset": api.DEFAULT_PRESET, "as_json": False, "jobs": None}
+    result |= {"quiet": False, "debug": False, "flags": dict.fromkeys(name for name, _ in engine.values())}
+    words = iter(args[1:])
+    for word in words:
+        if word[:1] != "-":
+            path = _path(word) if word else None
+            if path is None:
+                return None
+            inputs.append(path)
+            continue
+        target = result if word in _COMPRESS_OPTIONS else result["flags"]
+        name, how = _COMPRESS_OPTIONS.get(word) or engine.get(word) or ("", None)
+        if not name:
+            return None
+        if callable(how):
+            value = next(words, "")
+            how = how(value) if value[:1] not in ("", "-") else None
+            if how is None:
+                return None
+        target[name] = how
+    return {"inputs": tuple(inputs), **result} if inputs else None
+
+
+def _run_fast_compress(arguments: dict[str, Any]) -> int:
+    """compress_files with the click group's handling of what escapes it: a closed stdout ends the
+    run quietly with exit code 1, Ctrl-C with a blank line and "interrupted" (130), any other
+    exception is an internal error (exit 1)."""
+    try:
+        return compress_files(**arguments)
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        echo("", err=True)
+        echo("glbcompress: interrupted", err=True)
+        return 130
+    except Exception as exc:
+        message = f"{type(exc).__name__}: {exc}"
+        internal_error(message, batch.current_traceback(), None, arguments["debug"])
+        return batch.EXIT_INTERNAL
 
 
 @contextmanager
@@ -364,7 +353,7 @@ def _print_summary(outcomes: Sequence[batch.Outcome]) -> None:
     caption = f"{failed} of {len(outcomes)} files failed (messages on stderr)" if failed else None
     if not sys.stdout.isatty():
         footer = [totals] if totals else []
-        click.echo(_plain_table(folder, [list(SUMMARY_COLUMNS), *rows, *footer], caption))
+        echo(_plain_table(folder, [list(SUMMARY_COLUMNS), *rows, *footer], caption))
         return
     from rich.console import Console
     from rich.table import Table
@@ -419,72 +408,14 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
-# --- presets and options --------------------------------------------------------------------------
+def value_text(value: Any) -> str:
+    """An option value as the help and tables show it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
 
 
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the presets as JSON.")
-def presets(as_json: bool) -> None:
-    """List the presets with their descriptions and option values."""
-    data = PRESET_VALUES
-    if as_json:
-        click.echo(json.dumps(data, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(highlight=False)
-    for name, entry in data.items():
-        console.print(f"[bold]{name}[/bold]: {entry['description']}")
-    table = Table("option", *data, box=None, pad_edge=False)
-    for item in SCHEMA:
-        values = [_preset_value(entry["options"], item) for entry in data.values()]
-        table.add_row("--" + item["name"].replace("_", "-"), *values)
-    console.print()
-    console.print(table)
-
-
-def _preset_value(flat: dict[str, Any], item: dict[str, Any]) -> str:
-    if item["name"] not in flat:
-        return "-"  # its pass is off
-    return _value(flat[item["name"]])
-
-
-@cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the schema as JSON.")
-def options(as_json: bool) -> None:
-    """List every engine option: its flag, type, default and help, pass by pass."""
-    if as_json:
-        click.echo(json.dumps(SCHEMA, indent=2))
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, pad_edge=False)
-    for header in ("flag", "type", "default"):
-        table.add_column(header, no_wrap=True)
-    table.add_column("help", ratio=1)
-    for item in SCHEMA:
-        is_switch = item["name"] in PASSES
-        if is_switch and table.row_count:
-            table.add_section()
-        flag = "--" + item["name"].replace("_", "-")
-        kind = f"{item['type']} {_range(item)}".strip()
-        default = "preset" if is_switch else _value(item.get("default", ""))
-        table.add_row(f"[bold]{flag}[/bold]" if is_switch else flag, kind, default, item.get("help", ""))
-    Console(highlight=False).print(table)
-
-
-def _register_more_commands(group: click.Group) -> bool:
-    """Add the web service's commands (serve, migrate, worker, users) and ``glbcompress remote``
-    (the same compression on a server, through the SDK) the first time a command other than the
-    local ones is looked up or all are listed: their modules and click options would cost a local
-    ``compress`` (timed against gltfpack) start-up for nothing. False once already added."""
-    if "remote" in group.commands:
-        return False
-    from .client.commands import register as register_remote_commands
-    from .service.commands import register as register_service_commands
-
-    register_service_commands(group)
-    register_remote_commands(group, engine_options, SectionedCommand)
-    return True
+def range_text(entry: dict[str, Any]) -> str:
+    if "min" in entry:
+        return f"{entry['min']}..{entry['max']}"
+    return "|".join(map(str, entry.get("choices", [])))

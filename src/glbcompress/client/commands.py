@@ -372,7 +372,7 @@ def _size_short(n: float | None) -> str:
 
 def register(cli: click.Group, engine_options: Callable[[Callable], Callable], command_class: type) -> None:
     """Add ``glbcompress remote`` to the command group, with the same option flags as the local
-    compress command (``engine_options``, ``command_class`` come from ``glbcompress.cli``)."""
+    compress command (``engine_options``, ``command_class`` come from ``glbcompress.commands``)."""
 
     @cli.group()
     def remote() -> None:
