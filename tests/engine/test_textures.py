@@ -149,7 +149,7 @@ def test_data_map_no_lossy_quality_matches_goes_near_lossless(suite: Path, tmp_p
 
 
 @pytest.mark.parametrize("channels", [1, 3, 4])
-@pytest.mark.parametrize("step", [2, 3, 4, 6])
+@pytest.mark.parametrize("step", [2, 3, 4, 5, 7])
 def test_posterize_bounds_every_value_and_keeps_alpha(step: int, channels: int) -> None:
     source = np.random.default_rng(step).integers(0, 256, (64, 64, channels), dtype=np.uint8)
     source[0, :, :] = 255  # the top of the range rounds up past 255 for most steps

@@ -21,8 +21,8 @@ PRESET_HELP = {
     "losslessly, single-colour textures become material factors.",
     "balanced": "Visually lossless (default): quantized geometry (14-bit positions), resampled animation, "
     "Meshopt compression, textures as WebP at the lowest quality per texture that meets an SSIM "
-    "target (where no lossy quality does, near-lossless: every value within 2 levels of the source, "
-    "3 for data maps).",
+    "target (where no lossy quality does, near-lossless: every value within 2 levels of the source; "
+    "1 for normal maps, 3 for data maps).",
     "max": "Smallest output that stays valid and faithful: also merges named nodes and meshes, and draws "
     "repeated meshes with GPU instancing (EXT_mesh_gpu_instancing, required); lower texture SSIM "
     "targets, textures at most 2048 pixels.",
