@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .engine import api
 from .engine.errors import EngineError
+from .engine.records import dataclass
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor

@@ -3,8 +3,10 @@ JSON with indices, so input and output are measured the same way."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
+
+from .records import dataclass
 
 CATEGORIES = ("geometry", "textures", "animation", "other")
 

@@ -9,10 +9,12 @@ bookkeeping; the writer assigns indices again and emits only what is reachable.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import numpy as np
+
+from .records import dataclass
 
 COMPONENT_DTYPES: dict[int, np.dtype] = {
     5120: np.dtype(np.int8),

@@ -1,8 +1,7 @@
 """Bounds on what one model may make the engine allocate, so hostile input cannot exhaust memory."""
 
-from dataclasses import dataclass
-
 from .errors import LimitExceeded
+from .records import dataclass
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import field, fields, replace
 from typing import Any
 
 from .errors import InvalidOptions
@@ -28,6 +28,7 @@ from .pass_options import (
     TexturesOptions,
     WeldOptions,
 )
+from .records import dataclass
 
 # Each pass (a module of engine.passes with a function of the same name) and its options class, in
 # the pipeline's order: cleanup -> geometry -> textures -> encoding. The pass modules themselves are

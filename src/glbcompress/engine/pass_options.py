@@ -10,10 +10,11 @@ line's start-up short. Each pass module re-exports its class (``passes.weld.Weld
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Literal
 
 from .errors import InvalidOptions
+from .records import dataclass
 
 TextureFormat = Literal["keep", "webp", "avif", "ktx2", "png", "jpeg"]
 

@@ -3,11 +3,12 @@ pass did, fidelity figures and warnings. Serializable as plain JSON for the API 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any
 
 from .breakdown import ByteBreakdown
 from .document import Accessor, Document
+from .records import dataclass
 from .transforms import scene_graph
 
 TRIANGLE_MODES = {4: lambda n: n // 3, 5: lambda n: max(0, n - 2), 6: lambda n: max(0, n - 2)}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import struct
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ from .document import COLLECTIONS, Accessor, Blob, Document, Image, Pointer
 from .json_tidy import tidy
 from .links import reachable
 from .quantization import needs_mesh_quantization
+from .records import dataclass
 
 ARRAY_BUFFER = 34962
 ELEMENT_ARRAY_BUFFER = 34963
@@ -40,6 +40,9 @@ class WriteOptions:
     float32_json: bool = False
     """Write rotations, scales, material factors and the like in the fewest digits that keep
     their float32 value (see json_tidy); translations and extras keep every digit."""
+
+
+DEFAULT_WRITE_OPTIONS = WriteOptions()
 
 
 @dataclass
@@ -483,14 +486,14 @@ class _Writer:
             out.pop("extensionsRequired", None)
 
 
-def to_json(doc: Document, options: WriteOptions = WriteOptions()) -> tuple[dict, list[bytes]]:
+def to_json(doc: Document, options: WriteOptions = DEFAULT_WRITE_OPTIONS) -> tuple[dict, list[bytes]]:
     """The GLB's JSON and the parts of its BIN chunk."""
     writer = _Writer(doc, options)
     gltf = writer.build()
     return gltf, writer.bin.parts
 
 
-def write_glb(doc: Document, path: str | Path, options: WriteOptions = WriteOptions()) -> WriteResult:
+def write_glb(doc: Document, path: str | Path, options: WriteOptions = DEFAULT_WRITE_OPTIONS) -> WriteResult:
     """Write doc as a GLB file; returns its size and the bytes by category."""
     gltf, parts = to_json(doc, options)
     text = json.dumps(gltf, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")

@@ -15,9 +15,9 @@ first and last keyframes pinned, so one round handles them all at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
+
+from ..records import dataclass
 
 MAX_ROUNDS = 64
 """Each round removes at least half of every removable run, so smooth curves need about log2(n)."""

@@ -44,7 +44,6 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,6 +51,7 @@ import numpy as np
 from ..document import Accessor, Document, Pointer
 from ..links import references
 from ..pass_options import AnimationOptions
+from ..records import dataclass
 from ..transforms import parents, walk_scene_nodes
 from . import _keyframes as kf
 

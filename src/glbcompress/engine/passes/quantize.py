@@ -43,7 +43,7 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,7 @@ from .. import quantization as qz
 from ..document import Accessor, Document, Pointer
 from ..links import item_slots, references, texture_info_slots
 from ..pass_options import QuantizeOptions
+from ..records import dataclass
 from ..transforms import local_matrix, quat_to_matrix
 
 NAME = "quantize"

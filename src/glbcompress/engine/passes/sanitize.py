@@ -11,9 +11,8 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..document import Document, Image
+from ..records import dataclass
 
 NAME = "sanitize"
 

@@ -10,12 +10,13 @@ those streams together, and must write new accessors rather than edit shared one
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import field
 
 import numpy as np
 
 from ..document import Accessor, Document
 from ..links import references
+from ..records import dataclass
 
 TRIANGLES = 4
 # Extensions a primitive may carry that do not depend on its vertex order or count.

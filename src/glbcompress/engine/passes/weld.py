@@ -21,12 +21,11 @@ Example::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from ..document import Accessor, Document
 from ..pass_options import WeldOptions
+from ..records import dataclass
 from .vertex_streams import (
     TRIANGLES,
     IndexCache,
