@@ -23,6 +23,7 @@ rich is imported only when a progress bar or table is drawn on a terminal.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -38,10 +39,22 @@ from typing import TYPE_CHECKING, Any
 # too small to gain from threads. An explicit OPENBLAS_NUM_THREADS still wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from . import batch
-from .engine import api
-from .engine.errors import InvalidOptions
-from .engine.options import PASSES, schema
+# Loading numpy and the engine creates tens of thousands of objects that live as long as the
+# process (modules, classes, functions). The cyclic garbage collector would walk them again and
+# again while they are created, and in every full collection of the run after: ~2% of a small
+# model's run. So it pauses while they load, and then sets them aside for good (gc.freeze: what
+# exists by then, the importer's objects too, is left out of later collections).
+_collecting = gc.isenabled()
+gc.disable()
+try:
+    from . import batch
+    from .engine import api
+    from .engine.errors import InvalidOptions
+    from .engine.options import PASSES, schema
+finally:
+    if _collecting:
+        gc.freeze()
+        gc.enable()
 
 if TYPE_CHECKING:
     import click
