@@ -4,6 +4,7 @@ both decorators and compares what instances of the two do."""
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from typing import Any
 
@@ -36,6 +37,14 @@ PARAMS = [
     {"frozen": True, "eq": False},
     {"kw_only": True},
 ]
+CALLS: list[tuple[tuple, dict]] = [
+    ((), {}),
+    ((1, 2, ["x"], "n", 5), {}),
+    ((1,), {"a": 2}),
+    ((1,), {"nope": 2}),
+    ((), {"b": 2.0}),
+]
+"""Wrong calls too: their errors must read the same."""
 
 
 def outcome(action: Any) -> Any:
@@ -68,6 +77,16 @@ def test_instances_behave_as_with_the_standard_decorator(params: dict[str, Any])
         "note": "",
     }
     assert [f.name for f in dataclasses.fields(standard)] == [f.name for f in dataclasses.fields(ours)]
+    assert str(inspect.signature(standard)) == str(inspect.signature(ours))
+    assert standard.__doc__ == ours.__doc__ and standard.__init__.__qualname__ == ours.__init__.__qualname__
+    assert standard.__init__.__annotations__ == ours.__init__.__annotations__
+    for args, kwargs in CALLS:
+        refused = outcome(lambda a=args, k=kwargs: standard(*a, **k))
+        if isinstance(refused, tuple):
+            assert refused == outcome(lambda a=args, k=kwargs: ours(*a, **k))
+    assert ours(a=1).tags is not ours(a=1).tags  # a factory's default is made for each instance
+    for act in (lambda x: setattr(x, "other", 1), lambda x: delattr(x, "a"), lambda x: delattr(x, "zz")):
+        assert outcome(lambda f=act: f(standard(a=1))) == outcome(lambda f=act: f(ours(a=1)))
     assert getattr(standard, "__match_args__", None) == getattr(ours, "__match_args__", None)
     for name in ("init", "repr", "eq", "order", "unsafe_hash", "frozen"):
         assert getattr(standard.__dataclass_params__, name) == getattr(ours.__dataclass_params__, name)
@@ -120,3 +139,46 @@ def test_subclasses_compare_their_own_fields() -> None:
     assert repr(child(1, 2)) == "Child(a=1, b=2)"
     assert child(1, 2) != child(1, 3) and child(1, 2) == child(1, 2) and base(1) != child(1, 2)
     assert hash(child(1, 2)) == hash((1, 2))
+
+
+def test_post_init_runs_after_the_fields_are_set() -> None:
+    seen: list[tuple] = []
+
+    def __post_init__(self: Any) -> None:
+        seen.append((self.a, self.b))
+        if self.a < 0:
+            raise ValueError("a must not be negative")
+
+    body = {"__annotations__": {"a": "int", "b": "list"}, "b": dataclasses.field(default_factory=list)}
+    for params in ({}, {"frozen": True}):
+        standard, ours = both(params, {**body, "__post_init__": __post_init__})
+        assert (
+            outcome(lambda s=standard: s(-1))
+            == outcome(lambda o=ours: o(-1))
+            == ("ValueError", "a must not be negative")
+        )
+        ours(2, [3])
+        assert seen[-1] == (2, [3])
+
+
+def test_defaults_in_the_wrong_order_are_refused_alike() -> None:
+    body = {"__annotations__": {"a": "int", "b": "int"}, "a": 1}
+    refusals = [
+        outcome(lambda d=decorate: d(type("Thing", (), dict(body))))
+        for decorate in (dataclasses.dataclass, records.dataclass)
+    ]
+    assert refusals[0] == refusals[1] == ("TypeError", "non-default argument 'b' follows default argument")
+
+
+@pytest.mark.parametrize(
+    "annotations",
+    [
+        {"a": "int", "n": "dataclasses.InitVar[int]"},
+        {"a": "int", "k": "ClassVar[int]"},
+        {"a": "int", "_": "KW_ONLY", "b": "int"},
+    ],
+)
+def test_unusual_fields_get_the_standard_decorator(annotations: dict[str, str]) -> None:
+    namespace = {"__annotations__": annotations, "__module__": __name__, "k": 3}
+    made = records.dataclass(type("Odd", (), namespace))
+    assert "<string>" in made.__init__.__code__.co_filename  # compiled by the standard decorator
