@@ -536,3 +536,96 @@ def test_blob_is_what_the_extension_holds(fixtures: dict[str, Path]) -> None:
     draco(doc)
     ext = _draco_prims(doc)[0]["extensions"][EXT]
     assert isinstance(ext["bufferView"], Blob) and ext["bufferView"].data[:5] == b"DRACO"
+
+
+# -- beside meshopt (the balanced and max presets) -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dense(folder: Path) -> dict[str, Path]:
+    """A dense static sphere, a dense skinned cylinder with a long animation, and a morphing grid."""
+    from tests.fixtures import simplify_models
+
+    return {
+        "sphere": simplify_models.uv_sphere(folder / "dense-sphere.glb"),
+        "arm": simplify_models.skinned_cylinder(folder / "dense-arm.glb", keys=300, wobble=0.1),
+        "morph": simplify_models.morph_grid(folder / "dense-morph.glb"),
+    }
+
+
+def _written_draco_prims(gltf: dict) -> int:
+    return sum(EXT in p.get("extensions", {}) for m in gltf.get("meshes", []) for p in m["primitives"])
+
+
+def _preset_output(src: Path, out: Path, **overrides: bool) -> tuple[Document, dict]:
+    """The output as our reader decodes it, and the draco pass's report."""
+    report = compress(src, out, resolve("balanced", overrides))
+    changes = next((p.changes for p in report.passes if p.name == "draco"), {})
+    return read(out), changes
+
+
+def test_presets_use_draco_where_it_is_smaller_and_meshopt_for_the_rest(
+    dense: dict[str, Path], folder: Path
+) -> None:
+    out = folder / "arm-balanced.glb"
+    _doc, changes = _preset_output(dense["arm"], out)
+    gltf = _glb_json(out)
+    assert {EXT, "EXT_meshopt_compression"} <= set(gltf["extensionsUsed"])
+    assert changes["primitives compressed"] == 1 and _written_draco_prims(gltf) == 1
+    # The animation stays with meshopt, whose bufferViews carry its extension.
+    samplers = gltf["animations"][0]["samplers"]
+    views = {gltf["accessors"][s[key]]["bufferView"] for s in samplers for key in ("input", "output")}
+    assert all("EXT_meshopt_compression" in gltf["bufferViews"][v].get("extensions", {}) for v in views)
+    # Morph targets stay with meshopt (Draco would have to keep their vertex order).
+    _doc, morph_changes = _preset_output(dense["morph"], folder / "morph-balanced.glb")
+    assert morph_changes["primitives compressed"] == 0
+    assert _written_draco_prims(_glb_json(folder / "morph-balanced.glb")) == 0
+    sphere = folder / "sphere-balanced.glb"
+    _preset_output(dense["sphere"], sphere)
+    meshopt_only = folder / "sphere-meshopt.glb"
+    _preset_output(dense["sphere"], meshopt_only, meshopt=True)
+    assert EXT not in _glb_json(meshopt_only).get("extensionsUsed", [])
+    assert sphere.stat().st_size < 0.8 * meshopt_only.stat().st_size
+    for src, result in ((dense["arm"], out), (dense["sphere"], sphere)):
+        _check_geometry(src, result)
+    _check_outputs([(dense["arm"], out), (dense["sphere"], sphere)], folder)
+
+
+def test_primitives_sharing_vertices_or_too_small_stay_with_meshopt(
+    fixtures: dict[str, Path], folder: Path
+) -> None:
+    """Draco codes each primitive's vertices again, where meshopt stores shared ones once; and a
+    small box costs Draco more (a stream and its JSON) than meshopt."""
+    for name in ("textured_box.glb", "seam_and_sharing.glb"):
+        _doc, changes = _preset_output(fixtures[name], folder / f"small-{name}")
+        assert changes["primitives compressed"] == 0, name
+        assert changes["primitives left to meshopt (smaller)"] > 0, name
+        assert _written_draco_prims(_glb_json(folder / f"small-{name}")) == 0
+
+
+@pytest.mark.parametrize("name", ["sphere", "arm"])
+def test_positions_on_the_quantization_grid_are_coded_exactly(
+    name: str, dense: dict[str, Path], folder: Path
+) -> None:
+    """Draco codes the quantize pass's integer positions in a volume whose step is one unit: they
+    decode to the very integers meshopt would have stored, so parts the two codecs hold still meet."""
+    drawn, changes = _preset_output(dense[name], folder / f"exact-{name}-draco.glb")
+    assert changes["primitives compressed"] == 1
+    grid, _ = _preset_output(dense[name], folder / f"exact-{name}-meshopt.glb", meshopt=True)
+    (_mesh, ours), (_other, theirs) = next(drawn.primitives()), next(grid.primitives())
+    positions, quantized = ours["attributes"]["POSITION"].data, theirs["attributes"]["POSITION"].data
+    assert quantized.dtype.kind in "iu" and positions.dtype == np.float32
+    assert np.array_equal(positions, np.round(positions))
+    assert {tuple(r) for r in positions.astype(np.int64).tolist()} == {
+        tuple(r) for r in quantized.astype(np.int64).tolist()
+    }
+
+
+def test_asking_for_one_codec_means_that_one_alone() -> None:
+    balanced = resolve("balanced")
+    assert balanced.draco is not None and balanced.meshopt is not None and balanced.quantize is not None
+    assert resolve("lossless").draco is None
+    alone = resolve("balanced", {"draco": True})
+    assert alone.draco is not None and alone.meshopt is None and alone.quantize is None
+    assert resolve("balanced", {"meshopt": True}).draco is None
+    assert resolve("balanced", {"draco": False}).meshopt is not None

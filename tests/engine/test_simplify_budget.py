@@ -70,7 +70,7 @@ def test_the_option_is_checked() -> None:
 
 # A dense untextured model that must fit; a small skinned one whose bytes are mostly texture and
 # animation, which fits only if the textures pass can shrink its texture (else it is refused).
-CORPUS_BUDGETS = {"ChineseDragon/chinesedragon.gltf": (0.1, True), "Fox/Fox.glb": (0.05, False)}
+CORPUS_BUDGETS = {"ChineseDragon/chinesedragon.gltf": (0.1, True), "Fox/Fox.glb": (0.03, False)}
 
 
 @pytest.mark.corpus
@@ -87,7 +87,9 @@ def test_corpus_models_meet_their_budget_or_are_refused(model: str, tmp_path: Pa
         assert not must_fit, refusal.message
         assert "Ask for" in refusal.message and not out.exists()
         return
-    assert 0.95 * megabytes * 1e6 <= out.stat().st_size <= megabytes * 1e6
+    tried = next(p.changes for p in report.passes if p.name == "target size")["compressions tried"]
+    # Within 5% under the budget, unless the model fitted as it was (then nothing is lost).
+    assert (0.95 * megabytes * 1e6 if tried > 1 else 0) <= out.stat().st_size <= megabytes * 1e6
     assert report.scene_after.skins == report.scene_before.skins
     before, after = validate(source, out)
     assert new_errors(before, after) == {}

@@ -18,7 +18,7 @@ def valid(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     found = models.generate_all(folder)
     keep = {"texture_format": "keep"}
     found["meshopt_rig.glb"] = folder / "meshopt_rig.glb"
-    glbcompress.compress(found["skinned_rig.glb"], found["meshopt_rig.glb"], keep)
+    glbcompress.compress(found["skinned_rig.glb"], found["meshopt_rig.glb"], {**keep, "meshopt": True})
     found["draco_box.glb"] = folder / "draco_box.glb"
     glbcompress.compress(found["textured_box.glb"], found["draco_box.glb"], {**keep, "draco": True})
     return found

@@ -81,12 +81,8 @@ class Options:
     reorder: ReorderOptions | None = field(default_factory=ReorderOptions)
     textures: TexturesOptions | None = field(default_factory=TexturesOptions)
     meshopt: MeshoptOptions | None = field(default_factory=MeshoptOptions)
-    draco: DracoOptions | None = None
+    draco: DracoOptions | None = field(default_factory=DracoOptions)
     preset: str = "custom"
-
-    def __post_init__(self) -> None:
-        if self.meshopt is not None and self.draco is not None:
-            raise InvalidOptions("meshopt and draco cannot be combined: choose one mesh compression.")
 
     def enabled(self) -> list[str]:
         return [name for name in PASSES if getattr(self, name) is not None]
@@ -109,13 +105,11 @@ class Options:
                 if not isinstance(value, bool):
                     raise InvalidOptions(f"Option '{key}' must be true or false.")
                 current = getattr(result, key)
-                if value and current is None:
-                    # One mesh codec at a time; Draco quantizes on its own, so it replaces quantize.
-                    extra = {"meshopt": {"draco": None}, "draco": {"meshopt": None, "quantize": None}}.get(
-                        key, {}
-                    )
-                    result = replace(result, **{key: PASSES[key]()}, **extra)
-                elif not value:
+                if value:
+                    # Asking for one mesh codec means that one alone (the presets use both: Draco
+                    # where it is smaller, meshopt for the rest); Draco alone quantizes on its own.
+                    result = replace(result, **{key: current or PASSES[key]()}, **CODEC_ALONE.get(key, {}))
+                else:
                     result = replace(result, **{key: None})
                 continue
             owner = FIELD_OWNER.get(key)
@@ -134,6 +128,12 @@ class Options:
         _check_ranges(result)
         return result
 
+
+CODEC_ALONE: dict[str, dict[str, None]] = {
+    "meshopt": {"draco": None},
+    "draco": {"meshopt": None, "quantize": None},
+}
+"""What turning a mesh codec on turns off."""
 
 FIELD_OWNER: dict[str, str] = {}
 FIELD_TYPES: dict[str, type] = {}

@@ -26,6 +26,8 @@ def _quiet(step: str, fraction: float) -> None:
 
 def optimize(doc: Document, options: Options, progress: Progress = _quiet) -> list[PassReport]:
     """Run the enabled passes on doc in place; returns what each did."""
+    # The draco pass weighs each mesh against what meshopt would make of it, where the writer uses it.
+    doc.info["meshopt"] = options.meshopt is not None
     steps = [("sanitize", sanitize.sanitize, sanitize.DEFAULTS)]
     for name in options.enabled():
         # Imported here, not at the top: a run loads only the passes it runs.

@@ -20,7 +20,8 @@ PRESET_HELP = {
     "geometry compressed losslessly with Meshopt; even degenerate triangles stay; PNGs recompressed "
     "losslessly, single-colour textures become material factors.",
     "balanced": "Visually lossless (default): quantized geometry (14-bit positions), resampled animation, "
-    "Meshopt compression, textures as WebP at the lowest quality per texture that meets an SSIM "
+    "Draco for the meshes it makes smaller (static, dense ones; coded exactly on the quantization grid) "
+    "and Meshopt for everything else, textures as WebP at the lowest quality per texture that meets an SSIM "
     "target (where no lossy quality does, near-lossless: every value within 2 levels of the source; "
     "1 for normal maps, 3 for data maps).",
     "max": "Smallest output that stays valid and faithful: also merges named nodes and meshes, and draws "
@@ -39,6 +40,7 @@ def _lossless() -> Options:
         weld=WeldOptions(drop_degenerate=False),
         animation=AnimationOptions(resample=False, quantize_rotations=False, quantize_weights=False),
         meshopt=MeshoptOptions(filters=False),
+        draco=None,
         textures=TexturesOptions(texture_format="keep", texture_solid_tolerance=0),
         preset="lossless",
     )

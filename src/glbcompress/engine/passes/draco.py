@@ -19,6 +19,14 @@ alternative to meshopt and replaces the quantize pass: Draco quantizes on its ow
 - Accessors that anything else also refers to are copied first; primitives that share all their
   accessors share one stream.
 - Points, lines, strips and fans are left as they are (Draco loaders expect triangle meshes).
+- Beside meshopt (the writer compresses the rest with EXT_meshopt_compression: the balanced and
+  max presets), a primitive goes into Draco only where its stream is smaller than meshopt would
+  make its buffers, and never with morph targets (Draco would have to keep their vertex order, and
+  the targets stay outside it anyway): dense static meshes shrink, while small parts, morphing
+  meshes, animation and everything else keep meshopt's compact, quick-to-decode form.
+- Positions the quantize pass already put on the scene's integer grid are coded on that same grid
+  (a volume whose step is exactly one unit), so Draco adds no error of its own and parts coded by
+  the two codecs still meet exactly. Integer UV sets go in as they are, unquantized again.
 
 >>> report = draco(doc, DracoOptions(draco_position_bits=12))
 >>> report["primitives compressed"], report["fidelity"]["position_error"]
@@ -45,48 +53,53 @@ TRIANGLES = 4
 F32 = np.dtype(np.float32)
 U8, U16, U32 = np.dtype(np.uint8), np.dtype(np.uint16), np.dtype(np.uint32)
 DEFAULTS = DracoOptions()
+MAX_POSITION_BITS = 24
+"""Integer positions are coded exactly up to this span (float32 holds every integer to 2^24)."""
+STREAM_JSON = 100
+"""Bytes of JSON a Draco stream adds (its extension object and bufferView, less the byte offsets
+its accessors no longer have)."""
+ACCESSOR_JSON = 90
+"""Bytes of JSON an accessor costs: what Draco adds for each one it must copy (shared with a
+primitive left out of its stream)."""
+MESHOPT_TAIL = 32
+"""The fixed part of a meshopt vertex stream (its tail holds at least 32 bytes): the writer puts
+many primitives' attributes in one stream, so a single primitive does not pay it."""
+INDEX_FIXED = 17
+"""The fixed part of a meshopt index stream (a header byte and a 16-byte table)."""
 
 
 def draco(doc: Document, options: DracoOptions = DEFAULTS) -> dict:
-    """Compress every triangle primitive of doc with Draco, in place."""
-    from ..codecs.draco import DracoError, EncodeSettings, encode_mesh
-
+    """Compress every triangle primitive of doc with Draco, in place (beside meshopt: those whose
+    stream is smaller than meshopt's buffers)."""
     warnings: list[str] = []
-    groups = _groups(doc, warnings)
+    beside_meshopt = bool(doc.info.get("meshopt"))
+    groups = _groups(doc, warnings, beside_meshopt)
     if not groups:
         return {"primitives compressed": 0, **({"warnings": warnings} if warnings else {})}
     volumes = _volumes(groups, options.draco_position_bits)
     refs = referrers(doc)
-    compressed = streams = stream_bytes = 0
+    compressed = streams = stream_bytes = left = 0
     for prims in groups:
         plan = _plan(prims[0], options)
-        volume = volumes[prims[0]["attributes"]["POSITION"].data.dtype != F32]
-        settings = EncodeSettings(
-            options.draco_position_bits,
-            options.draco_normal_bits,
-            plan.slot_bits,
-            options.draco_compression_level,
-            volume.origin,
-            volume.extent,
-            plan.preserve_order,
-        )
-        try:
-            encoded = encode_mesh(plan.faces, plan.stream, settings)
-        except DracoError as exc:
-            warnings.append(
-                f"{_name(doc, prims[0])} was left uncompressed: Draco could not encode it ({exc})."
-            )
+        saving = _meshopt_saving(prims, plan, refs) if beside_meshopt else None
+        if saving is not None and saving <= STREAM_JSON:
+            left += len(prims)  # no stream could be smaller (and Draco is not even loaded)
             continue
-        if plan.preserve_order and not _kept_order(plan, encoded):
-            warnings.append(
-                f"{_name(doc, prims[0])} was left uncompressed: Draco did not keep its vertex order."
-            )
+        volume = volumes[prims[0]["attributes"]["POSITION"].data.dtype != F32]
+        encoded, problem = _encode(plan, volume, options)
+        if saving is not None and (encoded is None or len(encoded.data) + STREAM_JSON >= saving):
+            left += len(prims)  # meshopt keeps it, no worse off
+            continue
+        if encoded is None:
+            warnings.append(f"{_name(doc, prims[0])} was left uncompressed: {problem}.")
             continue
         _apply(doc, prims, plan, encoded, refs)
         compressed += len(prims)
         streams += 1
         stream_bytes += len(encoded.data)
     report: dict = {"primitives compressed": compressed, "streams": streams, "stream bytes": stream_bytes}
+    if left:
+        report["primitives left to meshopt (smaller)"] = left
     if compressed:
         error = max(v.error / v.diagonal if v.diagonal > 0 else 0.0 for v in volumes.values())
         report["fidelity"] = {"position_error": error}  # as the quantize pass reports it
@@ -95,16 +108,39 @@ def draco(doc: Document, options: DracoOptions = DEFAULTS) -> dict:
     return report
 
 
+def _encode(plan: _Plan, volume: _Volume, options: DracoOptions) -> tuple[EncodedMesh | None, str]:
+    """The primitive's Draco stream, or None and why not."""
+    from ..codecs.draco import DracoError, EncodeSettings, encode_mesh
+
+    settings = EncodeSettings(
+        volume.bits,
+        options.draco_normal_bits,
+        plan.slot_bits,
+        options.draco_compression_level,
+        volume.origin,
+        volume.extent,
+        plan.preserve_order,
+    )
+    try:
+        encoded = encode_mesh(plan.faces, plan.stream, settings)
+    except DracoError as exc:
+        return None, f"Draco could not encode it ({exc})"
+    if plan.preserve_order and not _kept_order(plan, encoded):
+        return None, "Draco did not keep its vertex order"
+    return encoded, ""
+
+
 # -- which primitives, grouped by the stream they can share --------------------------------------
 
 
-def _groups(doc: Document, warnings: list[str]) -> list[list[dict]]:
+def _groups(doc: Document, warnings: list[str], beside_meshopt: bool = False) -> list[list[dict]]:
     """Triangle primitives of the scene to compress, grouped so that primitives with the same
-    accessors (and the same need to keep their vertex order) share one stream; in document order."""
+    accessors (and the same need to keep their vertex order) share one stream; in document order.
+    Beside meshopt, primitives with morph targets are left to it."""
     groups: dict[tuple, list[dict]] = {}
     keep = reachable(doc)
     for mesh, prim in doc.primitives():
-        if id(mesh) not in keep:
+        if id(mesh) not in keep or (beside_meshopt and prim.get("targets")):
             continue  # not written: neither worth encoding nor part of the quantization volume
         reason = _unsuitable(prim)
         if reason == "":
@@ -161,6 +197,8 @@ class _Volume:
     """Of the positions' bounding box."""
     error: float
     """The largest distance a position moves to the quantization grid."""
+    bits: int
+    """Draco's position precision in this volume."""
 
 
 def _volumes(groups: list[list[dict]], bits: int) -> dict[bool, _Volume]:
@@ -177,7 +215,24 @@ def _volumes(groups: list[list[dict]], bits: int) -> dict[bool, _Volume]:
         if id(a) not in seen:
             seen.add(id(a))
             positions.setdefault(a.data.dtype != F32, []).append(a.floats())
-    return {integer: _volume(arrays, bits) for integer, arrays in positions.items()}
+    return {
+        integer: (_grid_volume(arrays, bits) if integer else None) or _volume(arrays, bits)
+        for integer, arrays in positions.items()
+    }
+
+
+def _grid_volume(positions: list[np.ndarray], bits: int) -> _Volume | None:
+    """For integer positions (the quantize pass's grid): the volume whose quantization step is
+    exactly one unit (edge 2^bits - 1 from the lowest corner, with bits raised to what the span
+    needs, at most MAX_POSITION_BITS), in which every position is coded and decoded exactly; the
+    grid's own precision was chosen by the quantize pass. None where the span is too wide."""
+    lo = np.min([p.min(axis=0) for p in positions], axis=0).astype(np.float64)
+    hi = np.max([p.max(axis=0) for p in positions], axis=0).astype(np.float64)
+    bits = max(bits, int(np.max(hi - lo)).bit_length())
+    if bits > MAX_POSITION_BITS or any(not np.array_equal(p, np.round(p)) for p in positions):
+        return None
+    steps = float((1 << bits) - 1)
+    return _Volume(tuple(float(v) for v in lo), steps, float(np.linalg.norm(hi - lo)), 0.0, bits)
 
 
 def _volume(positions: list[np.ndarray], bits: int) -> _Volume:
@@ -193,7 +248,9 @@ def _volume(positions: list[np.ndarray], bits: int) -> _Volume:
         float(np.linalg.norm(quantize_grid(p, origin, float(extent), bits) - p, axis=1).max())
         for p in positions
     )
-    return _Volume(tuple(float(v) for v in origin), float(extent), float(np.linalg.norm(hi - lo)), error)
+    return _Volume(
+        tuple(float(v) for v in origin), float(extent), float(np.linalg.norm(hi - lo)), error, bits
+    )
 
 
 # -- what goes into a stream and how --------------------------------------------------------------
@@ -249,7 +306,10 @@ def _quantized_slot(attributes: dict[str, Accessor]) -> str | None:
         and (tangent.data.dtype == F32 or tangent.data.dtype.kind == "i")
     ):
         return "TANGENT"
-    return _first(attributes, "TEXCOORD_")
+    first = _first(attributes, "TEXCOORD_")
+    # Integer UVs (quantized already) go in exactly, as generic integers: quantizing them again
+    # would move them off their grid (and off a palette texture's texel centres).
+    return first if first is not None and attributes[first].data.dtype == F32 else None
 
 
 def _first(attributes: dict[str, Accessor], prefix: str) -> str | None:
@@ -272,8 +332,8 @@ def _form(
         return "normal", a.floats().astype(np.float64), (F32, False)
     if quantized:
         return "tex_coord", a.floats().astype(np.float64), (F32, False)
-    if base == "TEXCOORD" and dtype in (U8, U16) and a.normalized:
-        return "generic", a.data, (dtype, True)
+    if base == "TEXCOORD" and dtype in (U8, U16):
+        return "generic", a.data, (dtype, a.normalized)
     if base == "TEXCOORD":
         values = a.floats()
         if values.min() >= 0 and values.max() <= 1:
@@ -334,6 +394,41 @@ def _weights_u8(sets: dict[str, Accessor]) -> dict[str, np.ndarray]:
     q += rank < short[:, None]
     q = q.astype(U8)
     return {s: np.ascontiguousarray(q[:, 4 * i : 4 * i + 4]) for i, s in enumerate(names)}
+
+
+def _meshopt_saving(prims: list[dict], plan: _Plan, refs: dict) -> int:
+    """About how many bytes of meshopt-compressed buffers (and JSON) putting these primitives in a
+    Draco stream saves: the accessors only they use, compressed as the writer would (rows padded to
+    four bytes, filtered where the meshopt pass set a filter; indices as triangles), less the JSON of
+    a copy of each accessor that other primitives share (which meshopt still stores for them)."""
+    from ..codecs.meshopt_codec import encode_stream
+
+    total = 0
+    slots = [
+        (p["attributes"], semantic, p["attributes"][semantic]) for semantic in plan.formats for p in prims
+    ]
+    slots += [(p, "indices", p["indices"]) for p in prims if isinstance(p.get("indices"), Accessor)]
+    mine = {(id(container), key) for container, key, _a in slots}
+    seen: set[int] = set()
+    for _container, key, a in slots:
+        if id(a) in seen:
+            continue
+        seen.add(id(a))
+        if not all((id(c), k) in mine for c, k in refs.get(id(a), [])):
+            total -= ACCESSOR_JSON
+        elif key == "indices":
+            faces = a.data[:, 0]
+            encoded = encode_stream("triangles", faces.itemsize, None, faces.tobytes())
+            total += len(encoded[0]) - INDEX_FIXED if encoded else faces.nbytes
+        else:
+            rows = a.filtered if a.filtered is not None else a.data
+            raw = np.ascontiguousarray(rows).view(U8).reshape(len(rows), -1)
+            stride = -(-raw.shape[1] // 4) * 4
+            padded = np.zeros((len(raw), stride), U8)
+            padded[:, : raw.shape[1]] = raw
+            encoded = encode_stream("vertex", stride, a.meshopt_filter, padded.tobytes())
+            total += len(encoded[0]) - 1 - max(stride, MESHOPT_TAIL) if encoded else padded.nbytes
+    return total
 
 
 # -- writing the result back ------------------------------------------------------------------------
