@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -372,6 +373,103 @@ def test_ssim_and_search() -> None:
     assert quality.lowest_quality(measure, goal).quality == 90
     assert len(calls) <= 8
     assert quality.lowest_quality(measure, quality.Goal(1.1, 0)) is None
+
+
+def _curves() -> dict[str, Callable[[int], tuple[float, float]]]:
+    """Monotone SSIM(quality) curves the search may meet: WebP-like (log error linear along
+    libwebp's axis), straight, nearly flat, a sharp step, and one whose PSNR is what binds."""
+    axis = encoders.quality_axis("webp")
+    assert axis is not None
+    x = axis.position
+    return {
+        "webp-like": lambda q: (1 - 0.35 * np.exp(-2.5 * x(q)), 30 + 15 * x(q)),
+        "webp-steeper": lambda q: (1 - 0.5 * np.exp(-4.5 * x(q)), 30 + 15 * x(q)),
+        "straight": lambda q: (q / 100, 60.0),
+        "flat": lambda q: (0.9 + q * 1e-4, 60.0),
+        "steep": lambda q: (0.5 if q < 63 else 0.99, 60.0),
+        "psnr-bound": lambda q: (0.99, 20 + q * 0.2),
+    }
+
+
+def _counting(
+    curve: Callable[[int], tuple[float, float]], calls: list[int]
+) -> Callable[[int], quality.Probe]:
+    def measure(q: int) -> quality.Probe:
+        calls.append(q)
+        ssim, psnr = curve(q)
+        return quality.Probe(q, float(ssim), float(psnr), q)
+
+    return measure
+
+
+@pytest.mark.parametrize("name", list(_curves()))
+@pytest.mark.parametrize("axis", [None, "webp"])
+def test_search_finds_the_lowest_passing_quality_in_few_probes(name: str, axis: str | None) -> None:
+    # Every goal between the curve's ends: the answer is exactly the brute-force lowest passing
+    # quality, never more probes than bisection's log2(90) + SEARCH_BUDGET (each a whole
+    # encode), and the quality below the answer was probed and missed.
+    curve = _curves()[name]
+    scale = encoders.quality_axis(axis) if axis else None
+    low, high = 10, 100
+    bound = quality.SEARCH_BUDGET + 7
+    counts = []
+    for target in [*np.linspace(curve(low)[0], curve(high)[0], 23)[1:-1].tolist(), 0.5, 0.95]:
+        for psnr in (0.0, 30.0, 34.0):
+            goal = quality.Goal(target, psnr)
+            calls: list[int] = []
+            measure = _counting(curve, calls)
+            found = quality.lowest_quality(measure, goal, low, high, axis=scale)
+            passing = [q for q in range(low, high + 1) if goal.met(measure(q))]
+            calls[len(calls) - (high - low + 1) :] = []  # forget the brute-force probes
+            if not passing:
+                assert found is None and calls == [high]
+                continue
+            assert found is not None and found.quality == passing[0], (name, goal, calls)
+            assert len(calls) <= bound and len(set(calls)) == len(calls), (name, goal, calls)
+            assert found.quality == low or found.quality - 1 in calls
+            counts.append(len(calls))
+    if name.startswith("webp") and axis:  # curves like those the axis was made for: few probes
+        assert max(counts) <= 6 and sum(counts) / len(counts) < 5, counts
+
+
+def test_search_ends_at_once_when_the_lowest_quality_passes_or_none_does() -> None:
+    calls: list[int] = []
+    measure = _counting(lambda q: (0.99, 50.0), calls)
+    found = quality.lowest_quality(measure, quality.Goal(0.95, 30), low=10)
+    assert found is not None and found.quality == 10 and calls == [100, 10]
+    calls.clear()
+    assert quality.lowest_quality(measure, quality.Goal(0.995, 30), low=10) is None and calls == [100]
+    calls.clear()
+    assert quality.lowest_quality(measure, quality.Goal(0.95, 30), low=100).quality == 100  # type: ignore[union-attr]
+    assert calls == [100]
+    # With WebP's slopes, a texture that quality 100 reproduces far beyond the goal (flat or
+    # synthetic) tries the lowest quality next.
+    calls.clear()
+    measure = _counting(lambda q: (0.9999, 60.0), calls)
+    found = quality.lowest_quality(
+        measure, quality.Goal(0.95, 30), low=10, axis=encoders.quality_axis("webp")
+    )
+    assert found is not None and found.quality == 10 and calls == [100, 10]
+
+
+@pytest.mark.parametrize("axis", [None, "webp"])
+def test_search_on_a_noisy_curve_keeps_a_passing_quality_whose_neighbour_missed(axis: str | None) -> None:
+    # SSIM that wobbles as it rises (as real encoders' does): the answer is a quality that met
+    # the goal, the one below it was probed and missed, and the bound still holds.
+    rng = np.random.default_rng(5)
+    wobble = rng.normal(0, 0.01, 101)
+    calls: list[int] = []
+    measure = _counting(lambda q: (min(1.0, 0.6 + q * 0.0035 + wobble[q]), 50.0), calls)
+    for target in np.linspace(0.7, 0.9, 21):
+        calls.clear()
+        goal = quality.Goal(float(target), 0)
+        found = quality.lowest_quality(
+            measure, goal, low=10, axis=encoders.quality_axis(axis) if axis else None
+        )
+        assert found is not None and goal.met(found) and len(calls) <= quality.SEARCH_BUDGET + 7
+        assert found.quality == 10 or (
+            found.quality - 1 in calls and not goal.met(measure(found.quality - 1))
+        )
 
 
 def test_samples_of_the_largest_texture_are_bounded() -> None:

@@ -327,7 +327,7 @@ def _best_encoding(
     the channels the slots read; None where the format cannot match a lossless source."""
     from ..textures import quality
     from ..textures.classify import COLOR, NORMAL
-    from ..textures.encoders import Encoding, encode
+    from ..textures.encoders import Encoding, encode, quality_axis
 
     uastc = options.texture_ktx2_mode == "uastc" or (
         options.texture_ktx2_mode == "auto" and entry.kind != COLOR
@@ -356,7 +356,8 @@ def _best_encoding(
 
     # If the best quality misses the goal, so does every lower one: no need to search (a normal
     # map that no lossy quality matches costs one probe, not a whole bisection).
-    found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST) if goal.met(probe(100)) else None
+    axis = quality_axis(target)
+    found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST, axis=axis) if goal.met(probe(100)) else None
     if found is None and not lossless_source and entry.kind != NORMAL:
         # A lossy source caps what any re-encoding can match (its own artefacts, its chroma
         # subsampling): aim just below the best this codec reaches instead. Not for normal maps,
@@ -367,8 +368,12 @@ def _best_encoding(
             min(goal.ssim, best.ssim - LOSSY_SOURCE_SLACK[0]),
             min(goal.psnr, best.psnr - LOSSY_SOURCE_SLACK[1]),
         )
-        found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST)
+        found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST, axis=axis)
     if found is None:
+        if target == "webp" and not lossless_source and sample is array:
+            # WebP's lossy mode has no full-chroma setting: its strongest encoding is the probe at
+            # 100, already made (and measured) on the whole image.
+            return replace(base, quality=100), tried[100][1], (probe(100).ssim, probe(100).psnr)
         how, data, measured = _strongest(array, base, read, lossless_source, goal)
         if lossless_source and measured[0] < goal.ssim - SAMPLE_SLACK:
             return None  # a PNG (sharp colour edges, say) that this lossy format cannot match
@@ -386,7 +391,7 @@ def _best_encoding(
         whole[q] = (how, data, _measure(array, data, how, read))
         return whole[q][2][0]
 
-    return whole[quality.settle(found.quality, encode_whole, probe, goal, SAMPLE_SLACK)]
+    return whole[quality.settle(found.quality, encode_whole, probe, goal, SAMPLE_SLACK, axis=axis)]
 
 
 def _ktx2_auto(

@@ -16,10 +16,17 @@ whole texture is encoded once more, or at most WHOLE_TRIES times where the mosai
 choices for a whole image (how it spends bits between smooth and busy areas), and a 512x512 mosaic
 of 128x128 tiles missed the quality a whole-image search picks by up to 33 steps on corpus
 textures (and by over 70 on a smooth one).
+
+Each probe of the search is an encode of those 4 Mpx, so the search interpolates instead of
+bisecting (lowest_quality): the log of a texture's error falls almost linearly along an encoder's
+own quantiser scale (for WebP, libwebp's mapping of quality, see encoders.quality_axis), which
+puts most guesses within a step or two of the answer; it still ends only on a passing quality
+whose lower neighbour was probed and missed.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -210,20 +217,145 @@ class Probe:
     size: int
 
 
+@dataclass(frozen=True)
+class Axis:
+    """An encoder's quality scale as the search sees it: position(quality), along which the log
+    of its error falls about linearly (the scale of its quantiser), and, where known, how fast
+    on a typical texture (log(1 - SSIM) and PSNR per unit of position), so that a first guess
+    can be made from the top probe alone."""
+
+    position: Callable[[float], float] = float
+    ssim_slope: float = 0.0
+    psnr_slope: float = 0.0
+
+
 def lowest_quality(
-    measure: Callable[[int], Probe], goal: Goal, low: int = 1, high: int = 100
+    measure: Callable[[int], Probe], goal: Goal, low: int = 1, high: int = 100, axis: Axis | None = None
 ) -> Probe | None:
-    """Bisect for the lowest quality in [low, high] whose probe meets the goal (both figures rise
-    with quality); None if none does. About log2(high - low) probes."""
-    best = None
-    while low <= high:
-        middle = (low + high) // 2
-        probe = measure(middle)
-        if goal.met(probe):
-            best, high = probe, middle - 1
+    """The lowest quality in [low, high] whose probe meets the goal (both figures rise with
+    quality); None if none does. Each probe is a whole encode, so the search interpolates rather
+    than bisects. It probes high (usually measured already); then, while no probe has failed,
+    where the axis's typical slopes from the lowest passing probe say the goal is met (low itself
+    without them); then where the line between the bracket's ends, in log error (log(1 - SSIM);
+    PSNR, a log of the squared error) against the axis's position (encoders.quality_axis), meets
+    the goal; until a passing quality's lower neighbour has failed. On corpus WebP textures that
+    is 4 to 6 probes where bisection takes 7 or 8 (2 where the lowest quality passes); a bracket
+    that interpolation does not close quickly is bisected (SEARCH_BUDGET), so no search takes more
+    than a few probes beyond bisection's."""
+    axis = axis or Axis()
+    top = measure(high)
+    if not goal.met(top):
+        return None
+    budget = SEARCH_BUDGET + math.ceil(math.log2(max(2, high - low)))
+    used = 1
+    bottom: Probe | None = None
+    above: Probe | None = None  # the passing probe before top
+    drop = 1  # before any probe fails: how far below the guess to go after a pass (doubles)
+    stale = [1.0, 1.0]  # Illinois: an end kept twice in a row counts half as far from the goal
+    last_met = None
+    while top.quality > low and (bottom is None or top.quality - bottom.quality > 1):
+        if bottom is None:
+            guess = None
+            if used + 2 + math.ceil(math.log2(top.quality - low)) <= budget:  # guess, low, bisection
+                guess = _descent(top, above, goal, axis, low)
+            quality = low if guess is None else max(low, min(round(guess), top.quality - drop))
         else:
-            low = middle + 1
-    return best
+            guess = None
+            if used + math.ceil(math.log2(top.quality - bottom.quality)) < budget:
+                guess = _crossing(bottom, top, goal, axis.position, stale)
+            if guess is None:  # interpolation has had its share: bisect
+                quality = (bottom.quality + top.quality) // 2
+            else:
+                quality = min(max(round(guess), bottom.quality + 1), top.quality - 1)
+        probe = measure(quality)
+        used += 1
+        met = goal.met(probe)
+        if bottom is None and met:
+            drop *= 2
+        if met:
+            above, top = top, probe
+        else:
+            bottom = probe
+        kept = 0 if met else 1  # the end that stayed: 0 bottom, 1 top
+        stale[kept] = stale[kept] / 2 if last_met == met else 1.0
+        stale[1 - kept] = 1.0
+        last_met = met
+    return top
+
+
+SEARCH_BUDGET = 5
+"""Probes the interpolation search may spend beyond what bisecting [low, high] would (its two
+ends are among them): past that it bisects what is left of the bracket."""
+BEYOND_GOAL = 30.0
+"""The search counts an error at most this many times smaller than the goal's: a probe far
+beyond the goal (quality 100 of a flat texture, SSIM 1.0) would otherwise stretch the line
+towards itself and tell nothing about where the goal is met."""
+FAR_BEYOND = 100.0
+"""A top probe whose 1 - SSIM is this many times below the goal's is a flat or synthetic texture
+(a photograph's quality 100 is 5 to 10 times below): its search tries the lowest quality next."""
+
+
+def _errors(probe: Probe, goal: Goal) -> tuple[tuple[float, float], ...]:
+    """(error, the goal's error) per figure, on scales where the error falls about linearly
+    along the encoder's quantiser axis (the log of 1 - SSIM; minus PSNR, a log of the mean
+    squared error), no lower than BEYOND_GOAL allows; a probe meets the goal where every error
+    is at most the goal's."""
+    want = max(1.0 - goal.ssim, 1e-9)
+    return (
+        (math.log(max(want / BEYOND_GOAL, 1.0 - probe.ssim)), math.log(want)),
+        (-min(probe.psnr, goal.psnr + 10 * math.log10(BEYOND_GOAL)), -goal.psnr),
+    )
+
+
+def _descent(top: Probe, above: Probe | None, goal: Goal, axis: Axis, low: int) -> float | None:
+    """The quality below a passing probe where the goal would be missed, going down at the slopes
+    of the line from the passing probe above it (where both figures fall along it), else at the
+    axis's typical slopes (the first figure to reach the goal's error decides); low for a probe
+    FAR_BEYOND the goal (a flat or synthetic texture); None without slopes."""
+    if axis.ssim_slope >= 0 or axis.psnr_slope <= 0:
+        return None
+    if 1.0 - top.ssim <= (1.0 - goal.ssim) / FAR_BEYOND:
+        return low
+    (ssim_error, ssim_want), (psnr_error, psnr_want) = _errors(top, goal)
+    x = axis.position(top.quality)
+    slopes = (axis.ssim_slope, -axis.psnr_slope)  # of the errors, per unit of position
+    if above is not None:
+        run = axis.position(above.quality) - x
+        pairs = zip(_errors(top, goal), _errors(above, goal), strict=True)
+        measured = tuple((e1 - e0) / run for (e0, _), (e1, _) in pairs)
+        if all(slope < 0 for slope in measured):
+            slopes = measured
+    distance = min((ssim_want - ssim_error) / -slopes[0], (psnr_want - psnr_error) / -slopes[1])
+    return _quality_at(x - distance, low, top.quality, axis.position)
+
+
+def _crossing(
+    fail: Probe, passed: Probe, goal: Goal, position: Callable[[float], float], weights: list[float]
+) -> float:
+    """The quality where the line from a failing probe to a passing one meets the goal in every
+    figure (the highest of the figures' crossings). weights: how far each end counts from the
+    goal (Illinois)."""
+    x0, x1 = position(fail.quality), position(passed.quality)
+    crossing = x0
+    for (e0, want), (e1, _) in zip(_errors(fail, goal), _errors(passed, goal), strict=True):
+        if e0 <= want:
+            continue  # this figure already passes at the failing quality (so e1 <= want < e0 below)
+        over, under = (e0 - want) * weights[0], (want - e1) * weights[1]
+        crossing = max(crossing, x0 + over / (over + under) * (x1 - x0))
+    return _quality_at(crossing, fail.quality, passed.quality, position)
+
+
+def _quality_at(x: float, low: float, high: float, position: Callable[[float], float]) -> float:
+    """The quality in [low, high] at position x (clamped to the ends), by bisecting the rising
+    position."""
+    if x <= position(low):
+        return low
+    if x >= position(high):
+        return high
+    for _ in range(30):
+        middle = (low + high) / 2
+        low, high = (middle, high) if position(middle) < x else (low, middle)
+    return (low + high) / 2
 
 
 def settle(
@@ -233,12 +365,13 @@ def settle(
     goal: Goal,
     slack: float,
     tries: int = WHOLE_TRIES,
+    axis: Axis | None = None,
 ) -> int:
     """The quality to keep once the search's choice has been encoded whole. whole(q) encodes the
     image at q and returns its SSIM; while that falls more than slack below the goal, the search's
     sample (estimate(q), cached by the caller) is searched again for the goal raised by the gap the
     last whole encode showed, so that one more whole encode usually settles it; the last try is
-    quality 100. At most `tries` whole encodes, the first included."""
+    quality 100. At most `tries` whole encodes, the first included. axis: as for lowest_quality."""
     quality = chosen
     measured = whole(quality)
     for attempt in range(1, tries):
@@ -248,7 +381,7 @@ def settle(
             quality = 100
         else:
             gap = estimate(quality).ssim - measured
-            found = lowest_quality(estimate, Goal(goal.ssim + gap, goal.psnr), low=quality + 1)
+            found = lowest_quality(estimate, Goal(goal.ssim + gap, goal.psnr), low=quality + 1, axis=axis)
             quality = found.quality if found else 100
         measured = whole(quality)
     return quality
