@@ -27,7 +27,6 @@ import gc
 import json
 import os
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
@@ -79,9 +78,11 @@ def main() -> None:
     with os._exit: the interpreter's orderly teardown (freeing every module and object one by one,
     ~20 ms with numpy loaded) achieves nothing the OS does not do at once. Nothing is left to
     write by then (outputs are complete files, a process pool has been shut down); should a thread
-    still run, the ordinary exit waits for it."""
+    still run, the ordinary exit waits for it (threading is looked up, not imported: if nothing
+    imported it, no thread was started through it, and a compress run never needs it)."""
     code = run()
-    if threading.active_count() > 1:
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):
         with suppress(OSError, ValueError):  # a closed pipe (glbcompress ... | head) or stream
