@@ -47,6 +47,8 @@ def dataclass(cls: C | None = None, /, *, repr: bool = True, eq: bool = True, **
             return dataclasses.dataclass(cls, repr=repr, eq=eq, **params)
         frozen = bool(params.get("frozen"))
         had_doc = bool(cls.__dict__.get("__doc__"))
+        if not had_doc:  # else the standard decorator writes one from object.__init__ (slow, and wrong)
+            cls.__doc__ = "-"
         rest = {name: value for name, value in params.items() if name != "frozen"}
         cls = dataclasses.dataclass(cls, init=False, repr=False, eq=False, frozen=False, **rest)
         fields = dataclasses.fields(cls)
@@ -64,7 +66,7 @@ def dataclass(cls: C | None = None, /, *, repr: bool = True, eq: bool = True, **
                 _add(cls, "__hash__", _hash_of(_values_of(hashed)))
             else:
                 cls.__hash__ = None  # type: ignore[assignment]  # equal by value yet mutable: unhashable
-        if not had_doc:  # the standard decorator's doc, from the signature of __init__
+        if not had_doc:  # the standard decorator's doc, from the signature of __init__ (set above)
             cls.__doc__ = cls.__name__ + str(inspect.signature(cls)).replace(" -> None", "")
         given = cls.__dataclass_params__  # type: ignore[attr-defined]
         given.init, given.repr, given.eq, given.frozen = True, repr, eq, frozen
