@@ -118,3 +118,18 @@ def test_texture_heavy_model_fills_the_budget_between_texture_levels(tmp_path: P
     (entry,) = [p.changes for p in report.passes if p.name == "target size"]
     assert 0.95 * budget <= report.output_bytes <= budget
     assert 0.5 < entry["texture scale"] < 1.0
+
+
+@pytest.mark.corpus
+def test_room_the_texture_scales_leave_goes_to_texture_quality(tmp_path: Path) -> None:
+    """Nefertiti at this budget fits at half its texture size with 7% to spare, and every larger
+    scale tried overshoots (the quality search's choices jump with the scale): the SSIM targets are
+    raised instead, until the output is within 5% under the budget."""
+    source = CORPUS / "public" / "Nefertiti" / "Nefertiti.glb"
+    if not source.exists():
+        pytest.skip(f"{source} is absent (the shared corpus is not on this machine)")
+    out = tmp_path / "out.glb"
+    report = compress(source, out, resolve("balanced", {"target_size_mb": 0.1968}))
+    changes = next(p.changes for p in report.passes if p.name == "target size")
+    assert 0 < changes["texture SSIM targets raised towards 1 by"] < 1
+    assert 0.95 * 0.1968e6 <= out.stat().st_size <= 0.1968e6

@@ -10,6 +10,8 @@ size. The search compresses the model a bounded number of times, trying geometry
    does not fit, the textures must give more: next level. If it fits, bisect (in log scale) for
    the smallest geometric error that fits at this level; then, below the first level, bisect the
    texture scale towards the level above while the output still fits (levels are far apart).
+   Where that still leaves more than 5% of the budget unused (an encoder's choices jump between
+   scales), the auto texture quality's SSIM targets are raised towards 1 while the output fits.
 3. With the smallest textures, the error may grow to ``MAX_ERROR`` (5%). Past that the model
    would be destroyed rather than simplified: the search stops with ``BudgetUnreachable``, whose
    message says how small the model can go.
@@ -56,6 +58,11 @@ stops early once the output is CLOSE_ENOUGH). Five bring the scale within 2^(1/3
 where the output stops fitting: texture bytes go roughly with the scale squared, so the last
 fitting output is within about 5% of the budget, the window CLOSE_ENOUGH asks for."""
 TEXTURE_SCALE_OPTIONS = ("texture_scale", "texture_scale_normal", "texture_scale_data")
+TEXTURE_SSIM_OPTIONS = ("texture_ssim", "texture_ssim_normal", "texture_ssim_data")
+LIFT_STEPS = 5
+"""Bisection steps on how far the SSIM targets are raised towards 1 (lift), after the texture
+scale's: the auto quality search then picks higher qualities, in smaller steps of bytes than a
+change of scale brings (which also changes what the search sees)."""
 
 
 class BudgetUnreachable(InvalidOptions):
@@ -69,6 +76,7 @@ class _Trial:
     scale: float
     error: float
     ratio: float = 0.0
+    lift: float = 0.0
 
     @property
     def size(self) -> int:
@@ -97,15 +105,15 @@ class _Search:
         self.best: _Trial | None = None
         self.smallest: _Trial | None = None
 
-    def run(self, scale: float, error: float, ratio: float = 0.0) -> _Trial:
+    def run(self, scale: float, error: float, ratio: float = 0.0, lift: float = 0.0) -> _Trial:
         """Compress once with the given texture scale, error bound (and triangle ratio); keeps the
         best fitting and the smallest outputs, deletes the others' files."""
         n = len(self.trials)
         path = self.dst.with_name(f".{self.dst.name}.budget{n}.glb")
         base = n / (3 + len(TEXTURE_SCALES) * 2 + BISECTION_STEPS)
         self.progress(f"target size: try {n + 1}", min(base, 0.95))
-        report = self.compress(self.src, path, self._options(scale, error, ratio), None, self.limits)
-        trial = _Trial(path, report, scale, error, ratio)
+        report = self.compress(self.src, path, self._options(scale, error, ratio, lift), None, self.limits)
+        trial = _Trial(path, report, scale, error, ratio, lift)
         self.trials.append(trial)
         if trial.size <= self.budget and (self.best is None or self._better(trial, self.best)):
             self.best = trial
@@ -118,10 +126,11 @@ class _Search:
 
     @staticmethod
     def _better(a: _Trial, b: _Trial) -> bool:
-        """More faithful: larger textures first, then a tighter error bound, then more triangles."""
-        return (a.scale, -a.error, a.size) > (b.scale, -b.error, b.size)
+        """More faithful: larger textures first, then a tighter error bound, then stricter texture
+        targets, then more triangles."""
+        return (a.scale, -a.error, a.lift, a.size) > (b.scale, -b.error, b.lift, b.size)
 
-    def _options(self, scale: float, error: float, ratio: float = 0.0) -> Options:
+    def _options(self, scale: float, error: float, ratio: float = 0.0, lift: float = 0.0) -> Options:
         simplify = replace(
             self.options.simplify or SIMPLIFY_DEFAULTS,
             target_size_mb=0.0,
@@ -137,6 +146,9 @@ class _Search:
                 if current is not None:
                     changes[key] = getattr(current, key) * scale
             options = options.override(changes)
+        if lift > 0 and options.textures is not None:
+            targets = {key: getattr(options.textures, key) for key in TEXTURE_SSIM_OPTIONS}
+            options = options.override({key: value + (1 - value) * lift for key, value in targets.items()})
         return options
 
     def texture_scales(self) -> tuple[float, ...]:
@@ -153,6 +165,7 @@ class _Search:
             unsimplified = self.trials[0] if scale == 1.0 else self.run(scale, 0.0)
             if unsimplified.size <= self.budget:
                 self._fill_with_textures(scales[k - 1], scale)  # k > 0: level 1.0 was tried first
+                self._fill_with_quality()
                 assert self.best is not None
                 return self.best
             caps = (GEOMETRY_CAP, MAX_ERROR) if k == len(scales) - 1 else (GEOMETRY_CAP,)
@@ -163,6 +176,7 @@ class _Search:
                     self._narrow(scale, low, (cap, high.size))
                     if k:
                         self._fill_with_textures(scales[k - 1], scale)
+                    self._fill_with_quality()
                     assert self.best is not None
                     return self.best
                 low = (cap, high.size)
@@ -223,6 +237,24 @@ class _Search:
             else:
                 larger = middle
 
+    def _fill_with_quality(self) -> None:
+        """Where the best fitting output still leaves more than 5% of the budget unused, bisect how
+        far the auto quality's SSIM targets are raised towards 1 (at its scale and error) for the
+        strictest that still fits: the room goes to more faithful textures."""
+        textures = self.options.textures
+        if textures is None or textures.texture_quality or textures.texture_format == "keep":
+            return
+        low, high = 0.0, 1.0
+        for _step in range(LIFT_STEPS):
+            best = self.best
+            if best is None or best.size >= CLOSE_ENOUGH * self.budget:
+                return
+            middle = (low + high) / 2
+            if self.run(best.scale, best.error, best.ratio, middle).size <= self.budget:
+                low = middle
+            else:
+                high = middle
+
     def _refusal(self) -> str:
         smallest = self.smallest
         assert smallest is not None
@@ -275,6 +307,8 @@ def compress_to_budget(
     }
     if chosen.ratio:
         changes["triangle ratio"] = round(chosen.ratio, 4)
+    if chosen.lift:
+        changes["texture SSIM targets raised towards 1 by"] = chosen.lift
     if chosen.scale < 1:
         changes["texture scale"] = chosen.scale
         report.warnings.append(
