@@ -250,7 +250,10 @@ class _Search:
             if best is None or best.size >= CLOSE_ENOUGH * self.budget:
                 return
             middle = (low + high) / 2
-            if self.run(best.scale, best.error, best.ratio, middle).size <= self.budget:
+            trial = self.run(best.scale, best.error, best.ratio, middle)
+            if trial.size == best.size:
+                return  # the encoders chose as before (a near-lossless texture, say): nothing to gain
+            if trial.size <= self.budget:
                 low = middle
             else:
                 high = middle
