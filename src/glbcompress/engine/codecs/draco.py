@@ -13,7 +13,6 @@ only decides how well an attribute compresses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -21,6 +20,7 @@ import numpy as np
 from ..document import COMPONENT_DTYPES, Accessor, Blob, Document
 from ..errors import InvalidModel, LimitExceeded
 from ..limits import DecodeBudget, Limits
+from ..records import dataclass
 
 Kind = Literal["position", "normal", "tex_coord", "color", "generic"]
 

@@ -35,7 +35,6 @@ alternative to meshopt and replaces the quantize pass: Draco quantizes on its ow
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -43,6 +42,7 @@ import numpy as np
 from ..document import Accessor, Blob, Document
 from ..links import reachable, referrers
 from ..pass_options import DracoOptions
+from ..records import dataclass
 
 if TYPE_CHECKING:  # the codec module is imported by the functions that run it: most runs never do
     from ..codecs.draco import EncodedMesh, StreamAttribute
