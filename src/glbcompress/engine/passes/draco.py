@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .. import accessors as acc
 from ..document import Accessor, Blob, Document
 from ..links import reachable, referrers
 from ..pass_options import DracoOptions
@@ -398,8 +399,8 @@ def _weights_u8(sets: dict[str, Accessor]) -> dict[str, np.ndarray]:
 
 def _meshopt_saving(prims: list[dict], plan: _Plan, refs: dict) -> int:
     """About how many bytes of meshopt-compressed buffers (and JSON) putting these primitives in a
-    Draco stream saves: the accessors only they use, compressed as the writer would (rows padded to
-    four bytes, filtered where the meshopt pass set a filter; indices as triangles), less the JSON of
+    Draco stream saves: the accessors only they use, compressed as the writer would (its vertex
+    strides, filtered rows where the meshopt pass set a filter; indices as triangles), less the JSON of
     a copy of each accessor that other primitives share (which meshopt still stores for them)."""
     from ..codecs.meshopt_codec import encode_stream
 
@@ -421,13 +422,10 @@ def _meshopt_saving(prims: list[dict], plan: _Plan, refs: dict) -> int:
             encoded = encode_stream("triangles", faces.itemsize, None, faces.tobytes())
             total += len(encoded[0]) - INDEX_FIXED if encoded else faces.nbytes
         else:
-            rows = a.filtered if a.filtered is not None else a.data
-            raw = np.ascontiguousarray(rows).view(U8).reshape(len(rows), -1)
-            stride = -(-raw.shape[1] // 4) * 4
-            padded = np.zeros((len(raw), stride), U8)
-            padded[:, : raw.shape[1]] = raw
-            encoded = encode_stream("vertex", stride, a.meshopt_filter, padded.tobytes())
-            total += len(encoded[0]) - 1 - max(stride, MESHOPT_TAIL) if encoded else padded.nbytes
+            stride = acc.vertex_stride(a.type, a.data.dtype.itemsize)
+            raw = a.filtered.tobytes() if a.filtered is not None else acc.encode(a.data, a.type, stride)
+            encoded = encode_stream("vertex", stride, a.meshopt_filter, raw)
+            total += len(encoded[0]) - 1 - max(stride, MESHOPT_TAIL) if encoded else len(raw)
     return total
 
 

@@ -30,9 +30,6 @@ LABELS = {
 }
 """Headings for the passes; a pass missing here is titled from its name."""
 
-EXCLUSIVE = {"meshopt": ["draco"], "draco": ["meshopt", "quantize"]}
-"""Turning a pass on turns these off (one mesh codec at a time; Draco quantizes on its own)."""
-
 
 NOT_IN_JOBS = {"lod_files": ONE_GLB_PER_JOB}
 """Options a job cannot honour (it stores and serves one GLB), left out of the panel; a job that
@@ -95,7 +92,7 @@ class Panel:
 
 @lru_cache(maxsize=1)
 def panel() -> Panel:
-    from glbcompress.engine.options import schema
+    from glbcompress.engine.options import CODEC_ALONE, schema
     from glbcompress.engine.presets import DEFAULT_PRESET, PRESET_HELP, PRESETS, preset
 
     flats = {name: preset(name).flat() for name in PRESETS}
@@ -122,7 +119,8 @@ def panel() -> Panel:
                 label(entry["name"]),
                 sentence(entry.get("help", "")),
                 switch,
-                turns_off=" ".join(EXCLUSIVE.get(entry["name"], [])),
+                # Switching a mesh codec on turns off what the engine's options turn off with it.
+                turns_off=" ".join(CODEC_ALONE.get(entry["name"], {})),
             )
             continue
         kind = entry["type"] if entry["type"] in ("bool", "int", "float", "choice") else "text"
