@@ -4,7 +4,9 @@ The result of one configuration on one model is a plain dict (it goes to the JSO
 
     {"model", "config", "tool", "ok", "error", "input_bytes", "output_bytes", "ratio",
      "seconds", "seconds_runs", "peak_mb", "deterministic", "triangles",
-     "budget_bytes", "budget_hit" (target-size configurations),
+     "budget_bytes", "budget_hit", "refused", "refusal" (target-size configurations; a refused
+     one has the floor check's "floor_mb", "floor_bytes", "floor_hit", "floor_error",
+     "floor_seconds"),
      "validator": {"errors", "warnings", "new_errors"}, "decoded": {... or "error"},
      "fidelity": {"ssim_min", "ssim_mean", "psnr_min", "psnr_mean", "ssim_views", "psnr_views"},
      "render_error"}
@@ -13,6 +15,7 @@ The result of one configuration on one model is a plain dict (it goes to the JSO
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -25,11 +28,16 @@ from PIL import Image
 from . import metrics
 from .corpus import Model
 from .render import BACKGROUND, Renderer, RenderResult
-from .runners import CONFIGS, Config, run_config
+from .runners import CONFIGS, Config, RunResult, run_config
 from .validate import decoded_copy, new_errors, validate
 
 BUDGET_CLOSE = 0.95
 """A target-size run hits when its output is at most the budget and at least this share of it."""
+MEGABYTE = 1_000_000
+"""glbcompress's --target-size-mb counts 10^6 bytes per MB."""
+REFUSED = 2
+"""glbcompress's exit code for options it refuses, a budget it cannot meet among them."""
+_FLOOR = re.compile(r"Ask for (\d+(?:\.\d*)?(?:[eE][+-]?\d+)?) MB or more")
 
 
 @dataclass(frozen=True)
@@ -63,8 +71,12 @@ def _failed(config: Config, model: Model, error: str) -> dict[str, Any]:
     }
 
 
-def run_repeated(config: Config, model: Model, dst: Path, settings: Settings) -> dict[str, Any]:
-    """Run a configuration `repeat` times; time is the median, memory the peak of all runs."""
+def run_repeated(
+    config: Config, model: Model, dst: Path, settings: Settings
+) -> tuple[dict[str, Any], RunResult]:
+    """Run a configuration `repeat` times; time is the median, memory the peak of all runs.
+
+    Returns the row and the last run (whose output a refusal's message is read from)."""
     runs, digests = [], []
     for _ in range(settings.repeat):
         result = run_config(config, model.path, dst, settings.timeout)
@@ -79,6 +91,7 @@ def run_repeated(config: Config, model: Model, dst: Path, settings: Settings) ->
         "tool": config.tool,
         "ok": last.ok,
         "error": last.error,
+        "returncode": last.returncode,
         "input_bytes": model.input_bytes,
         "seconds_runs": [round(r.seconds, 4) for r in runs],
         "seconds": round(metrics.median(r.seconds for r in runs) or 0.0, 4),
@@ -87,7 +100,7 @@ def run_repeated(config: Config, model: Model, dst: Path, settings: Settings) ->
     if last.ok:
         size = dst.stat().st_size
         row.update(output_bytes=size, ratio=size / model.input_bytes, deterministic=len(set(digests)) == 1)
-    return row
+    return row, last
 
 
 def triangles(path: Path) -> int | None:
@@ -104,13 +117,60 @@ def triangles(path: Path) -> int | None:
 
 def with_budget(config: Config, budget: int) -> Config:
     """The configuration with --target-size-mb set to budget bytes (10^6 bytes per MB)."""
+    return with_target_mb(config, f"{budget / MEGABYTE:.6f}")
+
+
+def with_target_mb(config: Config, mb: str) -> Config:
+    """The configuration with --target-size-mb as written (a refusal's floor is passed verbatim)."""
     command = config.command
-    mb = f"{budget / 1_000_000:.6f}"
     return replace(config, command=lambda src, dst: [*command(src, dst), "--target-size-mb", mb])
 
 
-def budget_hit(size: int, budget: int) -> bool:
+def budget_hit(size: int, budget: float) -> bool:
     return BUDGET_CLOSE * budget <= size <= budget
+
+
+def refusal_message(run: RunResult) -> str:
+    """The engine's own words for a refused run: the message of its --json output (whole, where
+    the row's error is the stderr's tail, cut at 400 characters), else the row's error."""
+    try:
+        message = json.loads(run.stdout)["error"]["message"]
+    except (ValueError, KeyError, TypeError):
+        return run.error
+    return message if isinstance(message, str) else run.error
+
+
+def refusal_floor(message: str) -> str | None:
+    """The size a refusal says the engine can reach ("... Ask for X MB or more."), as written;
+    None when the message names none (such a refusal cannot be verified)."""
+    found = _FLOOR.findall(message)
+    if not found or not float(found[-1]) > 0:
+        return None
+    return found[-1]
+
+
+def check_floor(config: Config, model: Model, refusal: str, dst: Path, settings: Settings) -> dict[str, Any]:
+    """Run a refused target-size configuration again at the floor its refusal names; returns the
+    row's floor_mb, floor_bytes, floor_hit and floor_error (and floor_seconds). A refusal is only
+    as good as the size it names: the floor run shows the engine really reaches it (within 5%
+    under it, the rule of every budget)."""
+    floor = refusal_floor(refusal)
+    found: dict[str, Any] = {"floor_mb": None if floor is None else float(floor), "floor_bytes": None}
+    if floor is None:
+        return {
+            **found,
+            "floor_hit": False,
+            "floor_error": "the refusal names no size (no 'Ask for X MB or more.')",
+        }
+    result = run_config(with_target_mb(config, floor), model.path, dst, settings.timeout)
+    found["floor_seconds"] = round(result.seconds, 4)
+    if not result.ok:
+        return {**found, "floor_hit": False, "floor_error": result.error}
+    size = dst.stat().st_size
+    budget = float(floor) * MEGABYTE
+    hit = budget_hit(size, budget)
+    error = "" if hit else f"{size:,} bytes, not within 5% under {budget:,.0f}"
+    return {**found, "floor_bytes": size, "floor_hit": hit, "floor_error": error}
 
 
 def _validity(input_report: dict, out_report: dict) -> dict[str, Any]:
@@ -195,11 +255,13 @@ def measure_model(
     folder.mkdir(parents=True, exist_ok=True)
     rows: list[dict] = []
     outputs: dict[str, Path] = {}
+    floors: dict[tuple[str | None, ...], dict[str, Any]] = {}  # (command line..., floor) -> floor check
 
     def run(config: Config) -> None:
         step(f"{model.name}: {config.name}")
         dst = folder / f"{slug(config.name)}.glb"
         budget = None
+        base = config
         if config.budget_of is not None:
             reference, fraction = config.budget_of
             if not any(r["config"] == reference for r in rows):
@@ -209,13 +271,22 @@ def measure_model(
                 return
             budget = int(fraction * outputs[reference].stat().st_size)
             config = replace(with_budget(config, budget), name=config.name)
-        row = run_repeated(config, model, dst, settings)
+        row, last = run_repeated(config, model, dst, settings)
         if row["ok"]:
             outputs[config.name] = dst
             row["triangles"] = triangles(dst)
         if budget is not None:
             row["budget_bytes"] = budget
             row["budget_hit"] = bool(row["ok"]) and budget_hit(row["output_bytes"], budget)
+            row["refused"] = last.returncode == REFUSED
+            if row["refused"]:
+                row["refusal"] = refusal_message(last)
+                key = (*base.command(model.path, Path("OUT")), refusal_floor(row["refusal"]))
+                if key not in floors:  # two budgets refused with one floor: one run says it all
+                    step(f"{model.name}: {config.name} floor check")
+                    floor_dst = folder / f"{slug(config.name)}-floor.glb"
+                    floors[key] = check_floor(base, model, row["refusal"], floor_dst, settings)
+                row.update(floors[key])
         rows.append(row)
 
     for config in configs:

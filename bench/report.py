@@ -1,4 +1,4 @@
-"""Summaries, the engine-goal check, the markdown tables and the chart.
+"""Summaries, the goal checks (engine, textures, simplification), the markdown tables and the chart.
 
 Geometric means compare configurations on the same models: only those every selected
 configuration could process (the "common" models). A configuration that processed no model at
@@ -13,9 +13,25 @@ from pathlib import Path
 from typing import Any
 
 from .metrics import geomean, median
-from .runners import BUDGET_REFERENCE, ENGINE, GOAL_CONFIGS, GOAL_REFERENCE, SIMPLIFY_RATIOS
+from .runners import (
+    BUDGET_REFERENCE,
+    ENGINE,
+    GOAL_CONFIGS,
+    GOAL_REFERENCE,
+    SIMPLIFY_RATIOS,
+    TEXTURE_CONFIGS,
+    TEXTURE_ENGINE,
+    TEXTURE_REFERENCES,
+    TEXTURE_TIME_REFERENCE,
+)
 
 GOAL_MARGIN = 1.05  # no model may be more than 5% above the reference
+TEXTURE_SIZE_SHARE = 0.9
+"""Texture goal: balanced's geomean output/input at most this times the smallest reference's."""
+TEXTURE_SSIM_FLOOR = 0.98
+"""Texture goal: every model's worst-view SSIM at least this."""
+TEXTURE_TIME_FACTOR = 2.0
+"""Texture goal: balanced's total wall time at most this times native gltfpack -tw's."""
 
 
 def rows_by_config(models: list[dict]) -> dict[str, dict[str, dict]]:
@@ -129,6 +145,118 @@ def goal_lines(goal: dict[str, Any]) -> list[str]:
     ]
 
 
+# ---------------------------------------------------------------- textures (issue 4)
+
+
+def texture_goal(models: list[dict]) -> dict[str, Any] | None:
+    """The texture issue's goal, over the models all five configurations processed: balanced's
+    geomean output/input at least 10% below the smallest of the four references' (measured in the
+    same run, so the bar moves with the tools), every model's worst-view SSIM at least 0.98, and
+    total wall time at most twice native gltfpack -tw's. None when a configuration was not run.
+
+    fidelity_pass is None when a model's fidelity was not measured (rendering skipped, or its
+    original did not render) and no measured model fails: not measured is not a pass."""
+    table = rows_by_config(models)
+    if any(c not in table for c in TEXTURE_CONFIGS):
+        return None
+    by_name = {m["name"]: m for m in models}
+    common = [
+        m["name"] for m in models if all(table[c].get(m["name"], {}).get("ok") for c in TEXTURE_CONFIGS)
+    ]
+    ours = [table[TEXTURE_ENGINE][n] for n in common]
+    g_ours = geomean(r["ratio"] for r in ours)
+    g_refs = {c: geomean(table[c][n]["ratio"] for n in common) for c in TEXTURE_REFERENCES}
+    smallest = min(TEXTURE_REFERENCES, key=lambda c: g_refs[c] or 0.0)
+    ssims = {r["model"]: worst_ssim(r, by_name[r["model"]]) for r in ours}
+    measured = {n: s for n, s in ssims.items() if s is not None}
+    lowest = min(measured, key=measured.__getitem__, default=None)
+    unmeasured = [n for n, s in ssims.items() if s is None]
+    if lowest is not None and measured[lowest] < TEXTURE_SSIM_FLOOR:
+        fidelity_pass: bool | None = False
+    else:
+        fidelity_pass = None if unmeasured or not common else True
+    t_ours = sum(r["seconds"] for r in ours)
+    t_ref = sum(table[TEXTURE_TIME_REFERENCE][n]["seconds"] for n in common)
+    return {
+        "models": len(common),
+        "geomean_ratio": g_ours,
+        "reference_geomean_ratios": g_refs,
+        "smallest_reference": smallest,
+        "size_pass": bool(common) and g_ours <= TEXTURE_SIZE_SHARE * g_refs[smallest],
+        "lowest_ssim_min": measured[lowest] if lowest is not None else None,
+        "lowest_ssim_model": lowest,
+        "ssim_unmeasured": unmeasured,
+        "render_skipped": not any(
+            m.get("render_error") or any(r.get("fidelity") or r.get("render_error") for r in m["results"])
+            for m in models
+        ),
+        "fidelity_pass": fidelity_pass,
+        "total_seconds": t_ours,
+        "reference_total_seconds": t_ref,
+        "time_pass": bool(common) and t_ours <= TEXTURE_TIME_FACTOR * t_ref,
+    }
+
+
+def texture_goal_lines(goal: dict[str, Any]) -> list[str]:
+    def verdict(ok: bool) -> str:
+        return "PASS" if ok else "FAIL"
+
+    n = goal["models"]
+    if not n:
+        return [f"FAIL no model that {TEXTURE_ENGINE} and all of {', '.join(TEXTURE_REFERENCES)} processed"]
+    ref = goal["smallest_reference"]
+    g_ref = goal["reference_geomean_ratios"][ref]
+    lines = [
+        f"{verdict(goal['size_pass'])} geomean output/input {goal['geomean_ratio']:.4f} <= "
+        f"{TEXTURE_SIZE_SHARE:g} x smallest reference ({ref}) {g_ref:.4f} = {TEXTURE_SIZE_SHARE * g_ref:.4f} "
+        f"({n} models)"
+    ]
+    claim = f"every model's worst-view SSIM >= {TEXTURE_SSIM_FLOOR:g}"
+    lowest = (
+        f"lowest {goal['lowest_ssim_min']:.4f} ({goal['lowest_ssim_model']})"
+        if goal["lowest_ssim_model"] is not None
+        else ""
+    )
+    if goal["fidelity_pass"] is None:
+        missing = goal["ssim_unmeasured"]
+        where = "rendering skipped" if goal.get("render_skipped") else f"not rendered: {', '.join(missing)}"
+        lines.append(f"NOT MEASURED {claim} ({where}{'; ' + lowest if lowest else ''})")
+    else:
+        lines.append(f"{verdict(goal['fidelity_pass'])} {claim}: {lowest}")
+    t, t_ref = goal["total_seconds"], goal["reference_total_seconds"]
+    lines.append(
+        f"{verdict(goal['time_pass'])} total wall time {t:.2f} s <= {TEXTURE_TIME_FACTOR:g} x "
+        f"{TEXTURE_TIME_REFERENCE} {t_ref:.2f} s = {TEXTURE_TIME_FACTOR * t_ref:.2f} s"
+    )
+    return lines
+
+
+def texture_table(models: list[dict]) -> list[str]:
+    """Issue 4's table: output/input per model for the five configurations, balanced's worst-view
+    SSIM, and the two wall times the time line adds up."""
+    table = rows_by_config(models)
+    configs = [c for c in TEXTURE_CONFIGS if c in table]
+    by_name = {m["name"]: m for m in models}
+    header = (
+        ["model", "input bytes"]
+        + [f"{c} ratio" for c in configs]
+        + [f"{TEXTURE_ENGINE} worst SSIM", f"{TEXTURE_ENGINE} s", f"{TEXTURE_TIME_REFERENCE} s"]
+    )
+    rows = []
+    for m in models:
+        cells = [table[c].get(m["name"], {}) for c in configs]
+        ours = table.get(TEXTURE_ENGINE, {}).get(m["name"], {})
+        ref = table.get(TEXTURE_TIME_REFERENCE, {}).get(m["name"], {})
+        ssim = worst_ssim(ours, by_name[m["name"]]) if ours.get("ok") else None
+        rows.append(
+            [m["name"], f"{m['input_bytes']:,}"]
+            + [f"{r['ratio']:.4f}" if r.get("ok") else "failed" for r in cells]
+            + [_f(ssim, ".4f")]
+            + [f"{r['seconds']:.2f}" if r.get("ok") else "–" for r in (ours, ref)]
+        )
+    return _table(header, rows)
+
+
 # ---------------------------------------------------------------- simplification (issue 5)
 
 SIMPLIFY_TOOLS = ("glbcompress simplify {}", "gltfpack -si {}", "gltf-transform simplify {}")
@@ -179,7 +307,8 @@ def simplify_goal(models: list[dict]) -> dict[str, Any] | None:
     """Issue 5's goal: at each ratio, glbcompress's mean worst-view SSIM at or above each
     reference's, over the models where both simplified to about the ratio asked (a tool that kept
     far more triangles than asked on a model did not simplify it: its fidelity there proves
-    nothing); every target-size run within 5% under its budget. None when nothing was run."""
+    nothing); every target-size run within 5% under its budget or refused with a verified floor
+    (see targets_verdict). None when nothing was run."""
     table = rows_by_config(models)
     by_name = {m["name"]: m for m in models}
     targets = [r for rows in table.values() for r in rows.values() if "budget_bytes" in r]
@@ -198,12 +327,38 @@ def simplify_goal(models: list[dict]) -> dict[str, Any] | None:
             }
     if not ratios and not targets:
         return None
+    return {"ratios": ratios, **targets_verdict(targets)}
+
+
+def targets_verdict(targets: list[dict]) -> dict[str, Any]:
+    """Target sizes: met or refused with a clear message (issue 5), made falsifiable. A run the
+    engine did not refuse must hit its budget (a failure of any other kind is a miss); a refusal
+    counts only when verified: its floor check (the same model asked for the size the refusal
+    names) succeeded and hit that size, which proves the message names a size the engine really
+    reaches. A refusal naming no size is not verified."""
+    budgeted = [r for r in targets if not r.get("refused")]
+    refused = [r for r in targets if r.get("refused")]
+
+    def name(r: dict) -> str:
+        return f"{r['model']} ({r['config']})"
+
+    misses = sorted(name(r) for r in budgeted if not r.get("budget_hit"))
+    unverified = sorted(name(r) for r in refused if not refusal_verified(r))
     return {
-        "ratios": ratios,
         "target_runs": len(targets),
-        "target_hits": sum(bool(r.get("budget_hit")) for r in targets),
-        "target_misses": sorted(f"{r['model']} ({r['config']})" for r in targets if not r.get("budget_hit")),
+        "budget_runs": len(budgeted),
+        "budget_hits": len(budgeted) - len(misses),
+        "budget_misses": misses,
+        "refused": len(refused),
+        "floors_verified": len(refused) - len(unverified),
+        "not_verified": unverified,
+        "targets_pass": not misses and not unverified,
     }
+
+
+def refusal_verified(row: dict) -> bool:
+    """A refused target-size run whose floor check hit the floor its message names."""
+    return bool(row.get("refused")) and row.get("floor_mb") is not None and row.get("floor_hit") is True
 
 
 REACHED = 1.25
@@ -262,13 +417,18 @@ def simplify_goal_lines(goal: dict[str, Any]) -> list[str]:
             )
         lines.append(f"{verdict} ratio {ratio}: mean worst-view SSIM " + "; ".join(parts))
     if goal["target_runs"]:
-        verdict = "PASS" if goal["target_hits"] == goal["target_runs"] else "FAIL"
-        misses = ", ".join(goal["target_misses"]) or "none"
-        lines.append(
-            f"{verdict} target size within 5% under the budget: {goal['target_hits']}/{goal['target_runs']} "
-            f"(missed: {misses})"
-        )
+        lines.append(targets_line(goal))
     return lines
+
+
+def targets_line(goal: dict[str, Any]) -> str:
+    verdict = "PASS" if goal["targets_pass"] else "FAIL"
+    misses = f" (miss: {', '.join(goal['budget_misses'])})" if goal["budget_misses"] else ""
+    unverified = f" (not verified: {', '.join(goal['not_verified'])})" if goal["not_verified"] else ""
+    return (
+        f"{verdict} target sizes: {goal['budget_hits']}/{goal['budget_runs']} budgets hit within 5%{misses}; "
+        f"{goal['refused']} refused, {goal['floors_verified']}/{goal['refused']} floors verified{unverified}"
+    )
 
 
 def simplify_table(models: list[dict]) -> list[str]:
@@ -299,22 +459,27 @@ def simplify_table(models: list[dict]) -> list[str]:
 
 
 def target_table(models: list[dict]) -> list[str]:
-    """Target-size runs per model: the budget, the output and whether it landed within 5% under."""
+    """Target-size runs per model: the budget, the output and whether it landed within 5% under;
+    for a refusal, the floor it names and what the floor check made of it."""
     rows = []
     for m in models:
         for r in m["results"]:
             if "budget_bytes" not in r:
                 continue
             fid = r.get("fidelity")
-            verdict = "hit" if r.get("budget_hit") else ("failed" if not r["ok"] else "miss")
+            if r.get("refused"):
+                verdict = "refused"
+            else:
+                verdict = "hit" if r.get("budget_hit") else ("failed" if not r["ok"] else "miss")
             rows.append(
                 [
                     m["name"],
                     r["config"],
                     f"{r['budget_bytes']:,}",
-                    f"{r['output_bytes']:,}" if r["ok"] else (r["error"] or "failed").replace("|", "/")[:80],
+                    _target_output(r),
                     f"{r['output_bytes'] / r['budget_bytes']:.3f}" if r["ok"] else "–",
                     verdict,
+                    *_floor_cells(r),
                     f"{fid['ssim_min']:.4f}/{fid['ssim_mean']:.4f}" if fid else "–",
                 ]
             )
@@ -325,9 +490,33 @@ def target_table(models: list[dict]) -> list[str]:
         "output bytes",
         "output/budget",
         "verdict",
+        "floor MB",
+        "floor output bytes",
+        "floor check",
         "SSIM min/mean",
     ]
     return _table(header, rows)
+
+
+def _target_output(row: dict) -> str:
+    """Output bytes; a failure's last words, except a refusal's (its floor columns say more)."""
+    if row["ok"]:
+        return f"{row['output_bytes']:,}"
+    return "–" if row.get("refused") else (row["error"] or "failed").replace("|", "/")[:80]
+
+
+def _floor_cells(row: dict) -> list[str]:
+    if not row.get("refused"):
+        return ["–", "–", "–"]
+    floor_bytes = row.get("floor_bytes")
+    check = (
+        "verified" if refusal_verified(row) else f"not verified: {row.get('floor_error') or 'no floor check'}"
+    )
+    return [
+        _f(row.get("floor_mb"), "g"),
+        f"{floor_bytes:,}" if floor_bytes is not None else "–",
+        check.replace("|", "/")[:100],
+    ]
 
 
 # ---------------------------------------------------------------- markdown
@@ -468,6 +657,18 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "```",
             *goal_lines(goal),
+            "```",
+            "",
+        ]
+    texture = result.get("texture_goal")
+    if texture is not None:
+        lines += [
+            "## Texture goal (issue 4)",
+            "",
+            *texture_table(models),
+            "",
+            "```",
+            *texture_goal_lines(texture),
             "```",
             "",
         ]

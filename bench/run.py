@@ -4,9 +4,10 @@
     python -m bench.run --quick         # a handful of models, for development
     python -m bench.run --goal          # the engine issue's comparison (3 configurations)
     python -m bench.run --simplify-goal # simplification at ratios and target sizes (issue 5)
+    python -m bench.run --texture-goal  # glbcompress balanced against the texture references (issue 4)
 
 Writes results.json, results.md and chart.png to --out (bench/out by default) and prints the
-per-configuration summary, then the engine goal's PASS/FAIL lines.
+per-configuration summary, then the PASS/FAIL lines of each goal whose configurations ran.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from .corpus import discover, select
 from .measure import Settings, measure_model
 from .paths import CHROMIUM, DEFAULT_CORPUS, DEFAULT_OUT, NATIVE_GLTFPACK, NODE_MODULES, ROOT
 from .render import Renderer, renderer_available
-from .runners import CONFIGS, GOAL_CONFIGS, SIMPLIFY_CONFIGS, Config
+from .runners import CONFIGS, GOAL_CONFIGS, SIMPLIFY_CONFIGS, TEXTURE_CONFIGS, Config
 from .validate import validator_available
 
 
@@ -46,6 +47,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="only the simplification comparison: ratios 0.5/0.25/0.1 against gltfpack and "
         "glTF-Transform, and target sizes at 50%% and 25%% of balanced",
+    )
+    p.add_argument(
+        "--texture-goal",
+        action="store_true",
+        help=f"only the texture goal's configurations (issue 4): {', '.join(TEXTURE_CONFIGS)}",
     )
     p.add_argument("--list", action="store_true", help="list the configurations and exit")
     p.add_argument("--repeat", type=int, default=1, help="runs per model and configuration (time = median)")
@@ -66,8 +72,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def choose_configs(args: argparse.Namespace) -> list[Config]:
-    if args.goal or args.simplify_goal:
-        names = (GOAL_CONFIGS if args.goal else ()) + (SIMPLIFY_CONFIGS if args.simplify_goal else ())
+    goals = (
+        (args.goal, GOAL_CONFIGS),
+        (args.simplify_goal, SIMPLIFY_CONFIGS),
+        (args.texture_goal, TEXTURE_CONFIGS),
+    )
+    if any(chosen for chosen, _ in goals):
+        names = [name for chosen, configs in goals if chosen for name in configs]
         return [CONFIGS[name] for name in dict.fromkeys(names)]
     if not args.configs:
         return list(CONFIGS.values())
@@ -166,6 +177,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         "models": results,
         "summary": report.summarize(results),
         "engine_goal": report.engine_goal(results),
+        "texture_goal": report.texture_goal(results),
         "simplify_goal": report.simplify_goal(results),
     }
 
@@ -188,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         print("\n".join(report.engine_table(result["models"])))
         print()
         print("\n".join(report.goal_lines(result["engine_goal"])))
+    if result["texture_goal"] is not None:
+        print()
+        print("\n".join(report.texture_table(result["models"])))
+        print()
+        print("\n".join(report.texture_goal_lines(result["texture_goal"])))
     if result["simplify_goal"] is not None:
         print()
         print("\n".join(report.simplify_table(result["models"])))

@@ -177,6 +177,19 @@ ENGINE = "glbcompress balanced, textures untouched"
 GOAL_REFERENCE = "gltfpack -cc"
 GOAL_CONFIGS = (ENGINE, GOAL_REFERENCE, "gltf-transform optimize")
 
+# The texture issue's comparison (issue 4): glbcompress balanced (textures included) against four
+# references, two that re-encode textures as WebP, one as KTX2 and one that leaves them as they
+# are; bytes against the smallest of them, fidelity, and wall time against native gltfpack -tw.
+TEXTURE_ENGINE = "glbcompress balanced"
+TEXTURE_REFERENCES = (
+    "gltfpack -cc -tw",
+    "gltfpack -cc -tc",
+    "gltf-transform optimize",
+    "gltf-transform optimize draco webp",
+)
+TEXTURE_TIME_REFERENCE = "gltfpack -cc -tw"
+TEXTURE_CONFIGS = (TEXTURE_ENGINE, *TEXTURE_REFERENCES)
+
 
 @dataclass
 class RunResult:

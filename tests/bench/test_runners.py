@@ -122,3 +122,31 @@ def test_a_target_size_run_takes_its_budget_from_the_reference_run(tmp_path: Pat
     assert (
         budget_hit(95, 100) and budget_hit(100, 100) and not budget_hit(94, 100) and not budget_hit(101, 100)
     )
+
+
+def test_a_refused_target_size_is_run_again_at_the_floor_it_names(tmp_path: Path) -> None:
+    """The engine refuses half of balanced's output for this small box and names the smallest size
+    it reaches; the floor check asks for exactly that and must land within 5% under it. Both
+    refused budgets name the same floor: it runs once."""
+    from bench.measure import MEGABYTE, budget_hit, refusal_floor
+
+    src = textured_box(tmp_path / "box.glb")
+    model = Model("box", src, src.stat().st_size)
+    settings = Settings(out=tmp_path / "out", check_validity=False)
+    targets = [CONFIGS["glbcompress target 50%"], CONFIGS["glbcompress target 25%"]]
+    entry = measure_model(model, targets, settings, renderer=None)
+    reference, half, quarter = entry["results"]
+    assert reference["ok"], reference["error"]
+    for row in (half, quarter):
+        assert not row["ok"] and row["returncode"] == 2 and row["refused"] and not row["budget_hit"]
+        assert row["refusal"].startswith("The model cannot be made") and row["refusal"].endswith(
+            "MB or more."
+        )
+        floor = refusal_floor(row["refusal"])
+        assert floor is not None and row["floor_mb"] == float(floor) > row["budget_bytes"] / MEGABYTE
+        assert row["floor_error"] == "" and row["floor_hit"], row["floor_error"]
+        assert budget_hit(row["floor_bytes"], row["floor_mb"] * MEGABYTE)
+    assert half["floor_bytes"] == quarter["floor_bytes"] and half["floor_seconds"] == quarter["floor_seconds"]
+    assert (tmp_path / "out" / "box" / "glbcompress-target-50-floor.glb").stat().st_size == half[
+        "floor_bytes"
+    ]
