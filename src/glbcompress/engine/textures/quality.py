@@ -230,7 +230,12 @@ class Axis:
 
 
 def lowest_quality(
-    measure: Callable[[int], Probe], goal: Goal, low: int = 1, high: int = 100, axis: Axis | None = None
+    measure: Callable[[int], Probe],
+    goal: Goal,
+    low: int = 1,
+    high: int = 100,
+    axis: Axis | None = None,
+    start: int | None = None,
 ) -> Probe | None:
     """The lowest quality in [low, high] whose probe meets the goal (both figures rise with
     quality); None if none does. Each probe is a whole encode, so the search interpolates rather
@@ -241,14 +246,21 @@ def lowest_quality(
     the goal; until a passing quality's lower neighbour has failed. On corpus WebP textures that
     is 4 to 7 probes, about 5, where bisection takes 7 or 8 (2 where the lowest quality passes:
     a flat or synthetic texture). A bracket that interpolation does not close quickly is bisected
-    (SEARCH_BUDGET), so no search takes more than a few probes beyond bisection's."""
+    (SEARCH_BUDGET), so no search takes more than a few probes beyond bisection's.
+
+    start: probe this quality first instead of high, where the answer usually lies near it; high
+    is probed only if start misses (then the two bracket the answer). An encode at high is the
+    largest and slowest of all, and from high the first guess is often far off."""
     axis = axis or Axis()
-    top = measure(high)
+    bottom: Probe | None = None
+    first = measure(high if start is None else min(max(start, low), high))
+    if goal.met(first) or first.quality == high:
+        top, used = first, 1
+    else:
+        bottom, top, used = first, measure(high), 2
     if not goal.met(top):
         return None
     budget = SEARCH_BUDGET + math.ceil(math.log2(max(2, high - low)))
-    used = 1
-    bottom: Probe | None = None
     above: Probe | None = None  # the passing probe before top
     drop = 1  # before any probe fails: how far below the guess to go after a pass (doubles)
     stale = [1.0, 1.0]  # Illinois: an end kept twice in a row counts half as far from the goal
@@ -381,7 +393,8 @@ def settle(
             quality = 100
         else:
             gap = estimate(quality).ssim - measured
-            found = lowest_quality(estimate, Goal(goal.ssim + gap, goal.psnr), low=quality + 1, axis=axis)
+            raised = Goal(goal.ssim + gap, goal.psnr)
+            found = lowest_quality(estimate, raised, low=quality + 1, axis=axis, start=quality + 1)
             quality = found.quality if found else 100
         measured = whole(quality)
     return quality
