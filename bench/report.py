@@ -128,19 +128,20 @@ def engine_goal(models: list[dict]) -> dict[str, Any] | None:
     }
 
 
-def goal_lines(goal: dict[str, Any]) -> list[str]:
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
 
+
+def goal_lines(goal: dict[str, Any]) -> list[str]:
     n = goal["models"]
     if not n:
         return [f"FAIL no model that both {ENGINE} and {GOAL_REFERENCE} could process"]
     above = ", ".join(goal["above_margin"]) or "none"
     return [
-        f"{verdict(goal['bytes_pass'])} geomean bytes {goal['geomean_bytes']:,.0f} <= {GOAL_REFERENCE} "
+        f"{_verdict(goal['bytes_pass'])} geomean bytes {goal['geomean_bytes']:,.0f} <= {GOAL_REFERENCE} "
         f"{goal['reference_geomean_bytes']:,.0f} ({n} models)",
-        f"{verdict(goal['margin_pass'])} no model more than 5% above {GOAL_REFERENCE} (above or failed: {above})",
-        f"{verdict(goal['time_pass'])} median wall time {goal['median_seconds']:.3f} s <= {GOAL_REFERENCE} "
+        f"{_verdict(goal['margin_pass'])} no model more than 5% above {GOAL_REFERENCE} (above or failed: {above})",
+        f"{_verdict(goal['time_pass'])} median wall time {goal['median_seconds']:.3f} s <= {GOAL_REFERENCE} "
         f"{goal['reference_median_seconds']:.3f} s",
     ]
 
@@ -198,16 +199,13 @@ def texture_goal(models: list[dict]) -> dict[str, Any] | None:
 
 
 def texture_goal_lines(goal: dict[str, Any]) -> list[str]:
-    def verdict(ok: bool) -> str:
-        return "PASS" if ok else "FAIL"
-
     n = goal["models"]
     if not n:
         return [f"FAIL no model that {TEXTURE_ENGINE} and all of {', '.join(TEXTURE_REFERENCES)} processed"]
     ref = goal["smallest_reference"]
     g_ref = goal["reference_geomean_ratios"][ref]
     lines = [
-        f"{verdict(goal['size_pass'])} geomean output/input {goal['geomean_ratio']:.4f} <= "
+        f"{_verdict(goal['size_pass'])} geomean output/input {goal['geomean_ratio']:.4f} <= "
         f"{TEXTURE_SIZE_SHARE:g} x smallest reference ({ref}) {g_ref:.4f} = {TEXTURE_SIZE_SHARE * g_ref:.4f} "
         f"({n} models)"
     ]
@@ -222,10 +220,10 @@ def texture_goal_lines(goal: dict[str, Any]) -> list[str]:
         where = "rendering skipped" if goal.get("render_skipped") else f"not rendered: {', '.join(missing)}"
         lines.append(f"NOT MEASURED {claim} ({where}{'; ' + lowest if lowest else ''})")
     else:
-        lines.append(f"{verdict(goal['fidelity_pass'])} {claim}: {lowest}")
+        lines.append(f"{_verdict(goal['fidelity_pass'])} {claim}: {lowest}")
     t, t_ref = goal["total_seconds"], goal["reference_total_seconds"]
     lines.append(
-        f"{verdict(goal['time_pass'])} total wall time {t:.2f} s <= {TEXTURE_TIME_FACTOR:g} x "
+        f"{_verdict(goal['time_pass'])} total wall time {t:.2f} s <= {TEXTURE_TIME_FACTOR:g} x "
         f"{TEXTURE_TIME_REFERENCE} {t_ref:.2f} s = {TEXTURE_TIME_FACTOR * t_ref:.2f} s"
     )
     return lines
@@ -407,7 +405,7 @@ def _paired(
 def simplify_goal_lines(goal: dict[str, Any]) -> list[str]:
     lines = []
     for ratio, g in goal["ratios"].items():
-        verdict = "PASS" if g["pass"] else "FAIL"
+        verdict = _verdict(g["pass"])
         parts = []
         for c in g["comparisons"]:
             skipped = f"; not compared, kept too many triangles: {', '.join(c['not_compared'])}"
@@ -422,7 +420,7 @@ def simplify_goal_lines(goal: dict[str, Any]) -> list[str]:
 
 
 def targets_line(goal: dict[str, Any]) -> str:
-    verdict = "PASS" if goal["targets_pass"] else "FAIL"
+    verdict = _verdict(goal["targets_pass"])
     misses = f" (miss: {', '.join(goal['budget_misses'])})" if goal["budget_misses"] else ""
     unverified = f" (not verified: {', '.join(goal['not_verified'])})" if goal["not_verified"] else ""
     return (
