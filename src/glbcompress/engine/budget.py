@@ -88,12 +88,24 @@ class _Trial:
     def size(self) -> int:
         return self.report.output_bytes
 
+    def changes(self, name: str) -> dict:
+        """What the named pass reported in this trial ({} where it did not run)."""
+        return next((p.changes for p in self.report.passes if p.name == name), {})
+
     @property
     def kept(self) -> float:
         """Fraction of the triangles the simplify pass kept (1 if it did nothing)."""
-        changes = next((p.changes for p in self.report.passes if p.name == "simplify"), {})
+        changes = self.changes("simplify")
         before = changes.get("triangles before", 0)
         return changes.get("triangles after", 0) / before if before else 1.0
+
+    @property
+    def largest_side(self) -> int:
+        """The longest side, in pixels, of the textures the textures pass wrote (0: none)."""
+        sizes = (
+            str(row.get("after", {}).get("size", "")) for row in self.changes("textures").get("textures", [])
+        )
+        return max((int(side) for size in sizes for side in size.split("x") if side.isdigit()), default=0)
 
 
 class _Search:
@@ -255,8 +267,8 @@ class _Search:
         over = [t for t in self.trials if t.scale == larger and t.size > self.budget]
         if best is None or not over or best.size >= CLOSE_ENOUGH * self.budget:
             return
-        side = _largest_side(over[0])
-        if not side or side - _largest_side(best) > PIXEL_GRAIN:
+        side = over[0].largest_side
+        if not side or side - best.largest_side > PIXEL_GRAIN:
             return
         for k in range(1, EDGE_TRIES + 1):
             scale = min(1.0, larger * (side + k) / side)
@@ -302,18 +314,6 @@ class _Search:
         for trial in self.trials:
             if trial is not keep:
                 trial.path.unlink(missing_ok=True)
-
-
-def _largest_side(trial: _Trial) -> int:
-    """The longest side, in pixels, of the textures the trial's textures pass wrote (0: none)."""
-    changes = next((p.changes for p in trial.report.passes if p.name == "textures"), {})
-    sides = [
-        int(side)
-        for row in changes.get("textures", [])
-        for side in str(row.get("after", {}).get("size", "0x0")).split("x")
-        if side.isdigit()
-    ]
-    return max(sides, default=0)
 
 
 def _quiet(step: str, fraction: float) -> None:

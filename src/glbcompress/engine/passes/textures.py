@@ -12,11 +12,11 @@ PNG source (WebP's lossy mode halves chroma resolution), WebP's lossless mode ta
 to a few levels (near-lossless, NEAR_LOSSLESS_STEPS), about half the bytes of exact. Channels no
 slot reads are not stored (an opaque material's base-colour alpha; G and B of an occlusion-only
 map). Images can be scaled down (never up), and each new image either replaces the old (its
-extension becomes required) or keeps a PNG/JPEG fallback (``texture_fallback``: the extension stays optional). An encoding that
-comes out larger than the original is not used (except KTX2, chosen for GPU memory rather than
-bytes). KTX2's auto quality is a fixed setting per codec (Basis encodes are too slow to search);
-for a PNG source it climbs a short ladder (ETC1S, UASTC with RDO, UASTC without) until the
-target is met.
+extension becomes required) or keeps a PNG/JPEG fallback (``texture_fallback``: the extension
+stays optional). An encoding that comes out larger than the original is not used (except KTX2,
+chosen for GPU memory rather than bytes). KTX2's auto quality is a fixed setting per codec (Basis
+encodes are too slow to search); for a PNG source it climbs a short ladder (ETC1S, UASTC with RDO,
+UASTC without) until the target is met.
 KTX2 inputs are left as they are unless ``texture_reencode_ktx2``.
 
 Images are decoded with their pixel count checked first (LimitExceeded names the image) and

@@ -239,12 +239,12 @@ def lowest_quality(
 ) -> Probe | None:
     """The lowest quality in [low, high] whose probe meets the goal (both figures rise with
     quality); None if none does. Each probe is a whole encode, so the search interpolates rather
-    than bisects. It probes high (usually measured already); then, while no probe has failed,
+    than bisects. It probes start (high by default; see below); then, while no probe has failed,
     where the axis's typical slopes from the lowest passing probe say the goal is met (low itself
     without them); then where the line between the bracket's ends, in log error (log(1 - SSIM);
     PSNR, a log of the squared error) against the axis's position (encoders.quality_axis), meets
     the goal; until a passing quality's lower neighbour has failed. On corpus WebP textures that
-    is 4 to 7 probes, about 5, where bisection takes 7 or 8 (2 where the lowest quality passes:
+    is 4 to 7 probes (about 5 from high, 4 from 80), where bisection takes 7 or 8 (2 where the lowest quality passes:
     a flat or synthetic texture). A bracket that interpolation does not close quickly is bisected
     (SEARCH_BUDGET), so no search takes more than a few probes beyond bisection's.
 
