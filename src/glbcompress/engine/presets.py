@@ -59,7 +59,7 @@ def _max() -> Options:
         textures=TexturesOptions(
             texture_ssim=0.9,
             texture_ssim_normal=0.95,
-            texture_ssim_data=0.92,
+            texture_ssim_data=0.88,
             texture_max_size=2048,
         ),
         preset="max",
