@@ -174,6 +174,49 @@ def test_a_goal_near_what_webp_reaches_on_a_jpeg_is_relaxed_not_bought() -> None
     assert png_ssim >= options.texture_ssim_data and len(png_data) > len(data)
 
 
+def test_a_jpeg_normal_map_is_relaxed_only_on_rough_surfaces() -> None:
+    """A normal map from a full-chroma JPEG, which WebP (chroma at half resolution) cannot match:
+    where it shades only rough surfaces the goal is relaxed as for any lossy source (a smaller,
+    lower quality); where a reflection could be sharp, it gets WebP's best, quality 100."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(5)
+    noisy = np.clip(tm.normal_map().astype(int) + rng.normal(0, 6, tm.normal_map().shape), 0, 255)
+    out = io.BytesIO()
+    PILImage.fromarray(noisy.astype(np.uint8)).save(out, format="JPEG", quality=90, subsampling=0)
+    with PILImage.open(out) as decoded:
+        source = np.asarray(decoded.convert("RGB"))
+    found = {}
+    for rough in (True, False):
+        entry = SimpleNamespace(kind="normal", image=SimpleNamespace(mime_type="image/jpeg"), rough=rough)
+        found[rough] = pass_module._best_encoding(source, (0, 1, 2), entry, "webp", False, TexturesOptions())
+    glossy_how, glossy_data, (best, _psnr) = found[False]
+    assert glossy_how.quality == 100 and best < TexturesOptions().texture_ssim_normal
+    rough_how, rough_data, (ssim, _psnr) = found[True]
+    assert rough_how.quality < 100 and len(rough_data) < len(glossy_data)
+    assert best - pass_module.LOSSY_SOURCE_SLACK[0] - pass_module.SAMPLE_SLACK <= ssim
+
+
+def test_rough_means_every_use_is_a_rough_materials_normal_map() -> None:
+    from glbcompress.engine.textures.classify import ImageUse, Use
+
+    def use(material: dict, key: str = "normalTexture") -> Use:
+        material.setdefault(key, {"index": {}})
+        return Use(material, material, key)
+
+    image = Image(b"", "image/jpeg")
+    assert ImageUse(image, [use({}), use({"pbrMetallicRoughness": {"roughnessFactor": 0.6}})]).rough
+    assert not ImageUse(image, []).rough
+    assert not ImageUse(image, [use({}), use({"pbrMetallicRoughness": {"roughnessFactor": 0.3}})]).rough
+    with_map = {"pbrMetallicRoughness": {"metallicRoughnessTexture": {"index": {}}}}
+    assert not ImageUse(image, [use(with_map)]).rough  # a roughness map may make parts glossy
+    assert not ImageUse(image, [use({"extensions": {"KHR_materials_anisotropy": {}}})]).rough
+    coat = {"extensions": {"KHR_materials_clearcoat": {"clearcoatNormalTexture": {"index": {}}}}}
+    assert not ImageUse(
+        image, [Use(coat, coat["extensions"]["KHR_materials_clearcoat"], "clearcoatNormalTexture")]
+    ).rough
+
+
 @pytest.mark.parametrize("channels", [1, 3, 4])
 @pytest.mark.parametrize("step", [2, 3, 4, 5, 7])
 def test_posterize_bounds_every_value_and_keeps_alpha(step: int, channels: int) -> None:

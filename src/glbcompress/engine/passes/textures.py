@@ -362,15 +362,20 @@ def _best_encoding(
 
     axis = quality_axis(target)
     start = _auto_start(entry.kind, lossless_source)
-    if not lossless_source and entry.kind != NORMAL and not goal.met(probe(start)):
+    relaxed = not lossless_source and (entry.kind != NORMAL or entry.rough)
+    if relaxed and not goal.met(probe(start)):
         # A lossy source caps what any re-encoding can match (its own artefacts, its chroma
         # subsampling): aim no higher than just below the best this codec reaches. Without this,
         # a goal just under that best buys the source's artefacts at great cost (DamagedHelmet's
         # packed map: quality 96, 1.08 MB, for SSIM 0.940 where 100 reaches 0.946), while one
-        # just over it would be relaxed. Not for normal maps, whose every error tilts the
-        # shading (SpherePbrNext's clearcoat normal map from JPEG at such a goal: quality 86
-        # for 100, and its worst rendered view falls from SSIM 0.995 to 0.934): where no quality
-        # meets their goal they get the codec's best, or keep their source if that is smaller.
+        # just over it would be relaxed. Normal maps only where they shade rough surfaces
+        # alone (classify.ROUGH): elsewhere every error tilts a sharp reflection (SpherePbrNext's
+        # clearcoat normal map from JPEG at such a goal: quality 86 for 100, and its worst
+        # rendered view falls from SSIM 0.995 to 0.934), so where no quality meets their goal
+        # they get the codec's best, or keep their source if that is smaller. On a rough
+        # surface the codec's chroma subsampling shows no more than the source's own artefacts
+        # (Soldier's JPEG normal map: quality 92 for 100, 203 kB for 331, worst view 0.9900
+        # for 0.9901).
         best = probe(100)
         goal = quality.Goal(
             min(goal.ssim, best.ssim - LOSSY_SOURCE_SLACK[0]),

@@ -57,6 +57,17 @@ UNKNOWN = Slot(DATA, False, RGBA)
 """A slot this table does not know: linear, every channel, encoded as carefully as data."""
 ALPHA_BY_MODE = ("baseColorTexture", "diffuseTexture")
 """Slots whose alpha only matters when the material's alphaMode is BLEND or MASK."""
+ROUGH = 0.5
+"""Roughness from which a surface's highlights are broad (GGX's lobe at 0.5 spans tens of
+degrees), so a normal map's errors of a few degrees do not show in them; on a glossy surface they
+bend every reflection (SpherePbrNext's clearcoat, roughness 0.03)."""
+GLOSS_EXTENSIONS = (
+    "KHR_materials_anisotropy",
+    "KHR_materials_iridescence",
+    "KHR_materials_pbrSpecularGlossiness",
+)
+"""Material extensions whose look depends on the normal more finely than roughness says (a
+stretched highlight, a thin film's colour by angle, roughness given as a glossiness map)."""
 
 
 @dataclass
@@ -108,6 +119,27 @@ class ImageUse:
     @property
     def slots(self) -> list[str]:
         return list(dict.fromkeys(u.key for u in self.uses))
+
+    @property
+    def rough(self) -> bool:
+        """True if the image is only ever a material's normalTexture and every such material is
+        rough all over (see ROUGH: its roughnessFactor, with no roughness texture that could
+        make parts of it glossy)."""
+        return bool(self.uses) and all(u.key == "normalTexture" and _rough(u.material) for u in self.uses)
+
+
+def _rough(material: dict) -> bool:
+    pbr = material.get("pbrMetallicRoughness")
+    pbr = pbr if isinstance(pbr, dict) else {}
+    extensions = material.get("extensions")
+    extensions = extensions if isinstance(extensions, dict) else {}
+    factor = pbr.get("roughnessFactor", 1)
+    return (
+        isinstance(factor, int | float)
+        and factor >= ROUGH
+        and "metallicRoughnessTexture" not in pbr
+        and not any(name in extensions for name in GLOSS_EXTENSIONS)
+    )
 
 
 def material_uses(material: dict) -> Iterator[Use]:
