@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import threading
@@ -139,6 +140,55 @@ def test_default_preset_end_to_end(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["output_bytes"] < src.stat().st_size
     before, after = validate(src, tmp_path / "rig.min.glb")
     assert new_errors(before, after) == {}
+
+
+def _rename_images(src: Path, dst: Path, name: str) -> Path:
+    """A copy of a GLB whose images are all called name."""
+    data = src.read_bytes()
+    size = struct.unpack_from("<I", data, 12)[0]
+    doc = json.loads(data[20 : 20 + size])
+    for image in doc["images"]:
+        image["name"] = name
+    chunk = json.dumps(doc).encode()
+    chunk += b" " * (-len(chunk) % 4)
+    body = struct.pack("<II", len(chunk), 0x4E4F534A) + chunk + data[20 + size :]
+    dst.write_bytes(struct.pack("<III", 0x46546C67, 2, 12 + len(body)) + body)
+    return dst
+
+
+def test_list_textures_prints_a_table_per_file(tmp_path: Path) -> None:
+    box = textured_box(tmp_path / "box.glb")
+    rig = skinned_rig(tmp_path / "rig.glb")
+    result = compress(box, rig, "-o", tmp_path / "out", "--list-textures", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    summary, box_table, rig_table = result.stdout.rstrip("\n").split("\n\n")
+    assert summary.splitlines()[0].split() == ["file", "input", "output", "ratio", "triangles", "time"]
+    assert rig_table == "rig.glb: no textures"
+    title, header, row = box_table.splitlines()
+    assert title == "box.glb: textures"
+    assert header.split() == ["image", "class", "before", "after", "quality", "SSIM", "PSNR"]
+    assert header.index("class") == row.index("colour")  # aligned as the summary is
+
+    # --json prints the JSON document and nothing else; its rows are the ones the table shows.
+    as_json = compress(box, "-o", tmp_path / "again.glb", "--list-textures", "--json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    passes = json.loads(as_json.stdout)["passes"]
+    (texture,) = next(p for p in passes if p["name"] == "textures")["changes"]["textures"]
+    before, after = texture["before"], texture["after"]
+    assert texture["image"] == "images[0] (checker)" and before["format"] == "png"
+    assert row.split("  ")[0] == "images[0] (checker)"
+    assert f"PNG 64×64, {before['bytes']} B" in row and f"WebP 64×64, {after['bytes']} B" in row
+    assert row.split()[-3:] == [f"{texture['ssim']:.5f}", f"{texture['psnr']:.2f}", "dB"]
+    assert str(texture["quality"]) in row
+
+    # -q leaves only the texture tables; an image's name cannot drive the terminal.
+    named = _rename_images(box, tmp_path / "named.glb", "evil\x1b]0;owned\x07\x1b[2J<b>")
+    quiet = compress(named, "-o", tmp_path / "named.min.glb", "-q", "--list-textures", cwd=tmp_path)
+    assert quiet.returncode == 0, quiet.stderr
+    lines = quiet.stdout.splitlines()
+    assert lines[0] == "named.glb: textures" and len(lines) == 3
+    assert lines[2].startswith("images[0] (evil\ufffd]0;owned\ufffd\ufffd[2J<b>)  colour  PNG 64×64")
+    assert "\x1b" not in quiet.stdout and "\x07" not in quiet.stdout
 
 
 def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
@@ -372,7 +422,7 @@ def test_flag_order_does_not_matter() -> None:
 PLAIN = [
     ["{box}"],
     ["{box}", "-o", "{out}", "--preset", "balanced", "--no-textures", "--json"],
-    ["{box}", "--output", "{out}", "-p", "max", "-q", "--debug", "-j", "2", "--jobs", "3"],
+    ["{box}", "--output", "{out}", "-p", "max", "-q", "--debug", "-j", "2", "--jobs", "3", "--list-textures"],
     ["-o", "{out}", "{box}", "--position-bits", "12", "{box}", "--quiet"],
     ["{box}", "--resample-tolerance", "1e-3", "--texture-format", "webp", "--quantize", "--no-quantize"],
     ["{box}", "--draco", "--draco-position-bits", " 14 ", "--no-meshopt", "-o", "missing/dir"],
@@ -408,7 +458,8 @@ def test_plain_compress_lines_are_read_as_click_reads_them(tmp_path: Path, args:
     words = _words(args, tmp_path)
     ctx = commands.compress.make_context("compress", list(words))
     params = dict(ctx.params)
-    expected = {key: params.pop(key) for key in ("inputs", "output", "preset", "as_json", "jobs", "quiet")}
+    keys = ("inputs", "output", "preset", "as_json", "jobs", "quiet", "list_textures")
+    expected = {key: params.pop(key) for key in keys}
     expected |= {"debug": bool(ctx.meta.get(commands.DEBUG_KEY)), "flags": params}
     assert cli.fast_compress_args(["compress", *words]) == expected
 

@@ -46,7 +46,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 _collecting = gc.isenabled()
 gc.disable()
 try:
-    from . import batch
+    from . import batch, texture_table
     from .engine import api
     from .engine.errors import InvalidOptions
     from .engine.options import PASSES, schema
@@ -175,6 +175,7 @@ def compress_files(
     quiet: bool,
     debug: bool,
     flags: dict[str, Any],
+    list_textures: bool = False,
 ) -> int:
     """``glbcompress compress``, its arguments read: compress, report, and return the exit code."""
     try:
@@ -196,8 +197,11 @@ def compress_files(
         one_file = len(inputs) == 1 and len(outcomes) == 1 and not inputs[0].is_dir()
         data = outcomes[0].as_dict() if one_file else [o.as_dict() for o in outcomes]
         echo(json.dumps(data, indent=2))
-    elif not quiet:
-        _print_summary(outcomes)
+    else:
+        if not quiet:
+            _print_summary(outcomes)
+        if list_textures:
+            _print_textures(outcomes, after_summary=not quiet)
     return batch.exit_code(outcomes)
 
 
@@ -233,6 +237,7 @@ _COMPRESS_OPTIONS: dict[str, _Reading] = {
     "--json": ("as_json", True),
     **dict.fromkeys(("-j", "--jobs"), ("jobs", partial(_number, int, lowest=1))),
     **dict.fromkeys(("-q", "--quiet"), ("quiet", True)),
+    "--list-textures": ("list_textures", True),
     DEBUG_FLAG: ("debug", True),
 }
 """The compress command's own options (commands.compress), read as click reads them."""
@@ -277,7 +282,8 @@ def fast_compress_args(args: Sequence[str]) -> dict[str, Any] | None:
     engine = _engine_flags()
     inputs: list[Path] = []
     result: dict[str, Any] = {"output": None, "preset": api.DEFAULT_PRESET, "as_json": False, "jobs": None}
-    result |= {"quiet": False, "debug": False, "flags": dict.fromkeys(name for name, _ in engine.values())}
+    result |= {"quiet": False, "list_textures": False, "debug": False}
+    result["flags"] = dict.fromkeys(name for name, _ in engine.values())
     words = iter(args[1:])
     for word in words:
         if word[:1] != "-":
@@ -384,14 +390,41 @@ def _print_summary(outcomes: Sequence[batch.Outcome]) -> None:
     Console(highlight=False).print(table)
 
 
-def _plain_table(title: str | None, rows: list[list[str]], caption: str | None) -> str:
-    """Rows as columns two spaces apart, the first left-aligned and the others right-aligned (the
-    layout of the terminal's table), with the title above and the caption below."""
+def _print_textures(outcomes: Sequence[batch.Outcome], after_summary: bool) -> None:
+    """For each compressed file, a table of its textures (texture_table.COLUMNS), as plain aligned
+    text titled with the file's name; a file without textures says so in one line. A blank line
+    goes before each (before the first only when it follows the summary)."""
+    done = [(o.src, o.report) for o in outcomes if o.report is not None]
+    if not done:
+        return
+    names, _ = _short_names([src for src, _ in done])
+    headers = [header for _, header in texture_table.COLUMNS]
+    for i, (name, report) in enumerate(zip(names, (r for _, r in done), strict=True)):
+        rows = texture_table.texture_rows(report.passes, _size, missing="-")
+        if i or after_summary:
+            echo("")
+        if not rows:
+            echo(f"{_printable(name)}: no textures")
+            continue
+        cells = [[_printable(row[key]) for key, _ in texture_table.COLUMNS] for row in rows]
+        echo(_plain_table(f"{_printable(name)}: textures", [headers, *cells], None, left=4))
+
+
+def _printable(text: str) -> str:
+    """Text from a model (an image's name) made safe for a terminal: control characters, escape
+    sequences included, become U+FFFD."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
+
+
+def _plain_table(title: str | None, rows: list[list[str]], caption: str | None, left: int = 1) -> str:
+    """Rows as columns two spaces apart, the first ``left`` columns left-aligned and the others
+    right-aligned (the layout of the terminal's table), with the title above and the caption below."""
     widths = [max(map(len, column)) for column in zip(*rows, strict=True)]
     lines = [title] if title else []
     for row in rows:
         cells = [
-            cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+            cell.ljust(w) if i < left else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         ]
         lines.append("  ".join(cells).rstrip())
     if caption:

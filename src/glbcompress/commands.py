@@ -197,6 +197,12 @@ class SectionedCommand(click.Command):
     help="Files compressed in parallel [default: CPU count; 1 for less than 4 MB of input].",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
+@click.option(
+    "--list-textures",
+    is_flag=True,
+    help="After the summary, a table of each file's textures: class, format and size before and "
+    "after, quality, SSIM and PSNR (not with --json, whose reports hold them).",
+)
 @debug_option
 @engine_options
 @click.pass_context
@@ -208,11 +214,12 @@ def compress(
     as_json: bool,
     jobs: int | None,
     quiet: bool,
+    list_textures: bool,
     **flags: Any,
 ) -> None:
     """Compress .glb/.gltf files, and every one found in the given folders, into GLB files."""
     debug = bool(ctx.meta.get(DEBUG_KEY))
-    ctx.exit(compress_files(inputs, output, preset, as_json, jobs, quiet, debug, flags))
+    ctx.exit(compress_files(inputs, output, preset, as_json, jobs, quiet, debug, flags, list_textures))
 
 
 # --- presets and options --------------------------------------------------------------------------

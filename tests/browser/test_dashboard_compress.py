@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import glbcompress
-from glbcompress.service.web.figures import format_size
+from glbcompress.service.web.figures import format_size, texture_rows
 from tests.browser.conftest import save_screenshot
 from tests.fixtures.models import generate_all
 from tests.tools import have_validator, validate
@@ -117,6 +117,21 @@ def test_compress_journey(signed_up: Any, models: dict[str, Path], tmp_path: Pat
     ):
         assert label in fidelity, fidelity
     assert card.locator(".warnings").is_hidden()  # this model gives no warning
+    # The Textures table: a row per texture, as the report words it.
+    table = card.locator("table.textures")
+    assert table.is_visible() and table.locator("caption").inner_text() == "Textures"
+    headers = table.locator("thead th").all_inner_texts()
+    assert headers == ["Image", "Class", "Before", "After", "Quality", "SSIM", "PSNR"]
+    step = next(p for p in expected.passes if p.name == "textures")
+    (raw,) = step.changes["textures"]
+    assert raw["after"]["format"] == "webp"
+    cells = table.locator("tbody tr").locator("th, td").all_inner_texts()
+    (row,) = texture_rows(expected.as_dict())
+    assert cells == list(row.values())
+    assert cells[:2] == ["images[0] (checker)", "colour"]
+    assert cells[2] == f"PNG 64×64, {format_size(raw['before']['bytes'])}"
+    assert cells[3] == f"WebP 64×64, {format_size(raw['after']['bytes'])}"
+    assert cells[5] == f"{raw['ssim']:.5f}" and cells[6] == f"{raw['psnr']:.2f} dB"
 
     # Both previews draw the model: read their pixels back.
     for view in (".view-before", ".view-after"):
@@ -208,6 +223,7 @@ def test_several_models_and_a_gltf_with_its_files(signed_up: Any, models: dict[s
     for card in (rig, gltf):
         card.locator(".status-badge", has_text="Done").wait_for(timeout=60_000)
     assert page.locator(".card").count() == 2
+    assert rig.locator(".textures-box").is_hidden()  # no textures, no Textures table
     # One preview at a time: open the .gltf's, whose original comes from the two dropped files.
     if gltf.get_attribute("data-preview") != "open":
         gltf.get_by_role("button", name="Show 3D preview").click()

@@ -1,6 +1,7 @@
-"""Hostile names in a real browser: a model whose file name and node/material names are HTML and
-script, and an API key named like a script tag, are shown literally on Compress, History, API Keys
-and Usage, and no script of theirs ever runs (no dialog opens, no injected element appears)."""
+"""Hostile names in a real browser: a model whose file name and node/material/image names are HTML
+and script, and an API key named like a script tag, are shown literally on Compress (the card's
+title and Textures table), History, API Keys and Usage, and no script of theirs ever runs (no dialog
+opens, no injected element appears)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.fixtures.models import ALL
-from tests.service.hostile_names import FILENAME, KEY_NAME, with_hostile_names
+from tests.service.hostile_names import FILENAME, IMAGE, KEY_NAME, with_hostile_names
 
 
 @pytest.fixture(autouse=True)
@@ -39,6 +40,9 @@ def test_hostile_names_show_as_text_and_never_run(signed_up: Any, tmp_path: Path
     card = page.locator(".card[data-state=done]")
     card.wait_for(timeout=60_000)
     assert card.locator(".card-title").inner_text() == FILENAME
+    image = card.locator("table.textures tbody th")
+    assert image.all_inner_texts() == [f"images[0] ({IMAGE} 0)"]
+    assert card.locator("table.textures img").count() == 0
     # The previews load the model itself, names and all, into three.js.
     for view in (".view-before", ".view-after"):
         card.locator(f"{view}[data-state=ready]").wait_for(timeout=60_000)

@@ -10,6 +10,7 @@ from pathlib import Path
 SCRIPT = "<script>alert(1)</script>"
 IMG = '"><img src=x onerror=alert(2)>'
 QUOTES = 'it\'s "quoted" & <b>bold</b>'
+IMAGE = f"<img src=x onerror=alert(5)> {QUOTES}"
 # File names lose everything up to the last "/", so theirs carry no closing tags.
 FILENAME = "\"><img src=x onerror=alert(3)><svg onload=alert(4)> it's.glb"
 KEY_NAME = f"{SCRIPT}{IMG}"[:100]
@@ -29,7 +30,7 @@ def with_hostile_names(source: Path, target: Path) -> Path:
         ("meshes", QUOTES),
         ("materials", SCRIPT + IMG),
         ("textures", IMG),
-        ("images", QUOTES),
+        ("images", IMAGE),
     ):
         for i, item in enumerate(doc.get(kind, [])):
             item["name"] = f"{text} {i}"

@@ -22,7 +22,7 @@ from glbcompress.service.db import ApiKey, Job, JobSource, User, utcnow
 from glbcompress.service.jobs import usage
 from glbcompress.service.settings import Settings
 from glbcompress.service.web.compress import VIEWER_CSP
-from glbcompress.service.web.figures import format_ratio, format_size
+from glbcompress.service.web.figures import format_ratio, format_size, texture_rows
 from glbcompress.service.web.options_panel import NOT_IN_JOBS
 from tests.fixtures.models import generate_all
 
@@ -82,6 +82,8 @@ def test_upload_progress_result_download(client: TestClient, models: dict[str, P
     assert report["triangles_before"] == report["triangles_after"] == 12
     assert report["bytes_before"]["total"] == expected.input_bytes
     assert {row["label"] for row in report["fidelity"]} >= {"Largest position error"}
+    assert report["textures"] == texture_rows(expected.as_dict())
+    assert [(row["image"], row["class"]) for row in report["textures"]] == [("images[0] (checker)", "colour")]
     assert done["options"] == {"preset": "max", "options": {}}
 
     result = client.get(done["download_url"])

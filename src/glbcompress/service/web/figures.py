@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ...texture_table import texture_rows as _texture_rows
 from ..db import Job, JobSource, JobStatus, utcnow
 from ..jobs.manager import has_result
 
@@ -134,6 +135,12 @@ def fidelity_rows(fidelity: dict[str, Any]) -> list[dict[str, str]]:
     return rows
 
 
+def texture_rows(report: dict[str, Any] | None) -> list[dict[str, str]]:
+    """The result card's Textures table: one row of text per texture the report lists (image,
+    class, before, after, quality, ssim, psnr), sizes as format_size words them."""
+    return _texture_rows((report or {}).get("passes") or [], format_size)
+
+
 def report_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
     """What the result card shows of an engine report (not the per-pass details or options)."""
     if not report:
@@ -165,6 +172,7 @@ def report_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
         "triangles_before": before.get("triangles", 0),
         "triangles_after": after.get("triangles", 0),
         "fidelity": fidelity_rows(report.get("fidelity") or {}),
+        "textures": texture_rows(report),
         "warnings": [str(w) for w in report.get("warnings") or []],
         "seconds": report.get("seconds"),
         "preset": (report.get("options") or {}).get("preset"),

@@ -1,6 +1,6 @@
 // The Compress page: options, dropping/picking models, one card per model with its upload and
-// compression progress, the result (sizes, bytes by category, scene figures, fidelity, warnings,
-// download) and a before/after 3D preview (preview.js, loaded when first needed).
+// compression progress, the result (sizes, bytes by category, scene figures, fidelity, textures,
+// warnings, download) and a before/after 3D preview (preview.js, loaded when first needed).
 import { droppedFiles, groupModels, pickedFiles, uploadBody } from "./models.js";
 import { formatSize } from "./format.js";
 
@@ -376,6 +376,18 @@ function showResult(card, job) {
     rows.push(tr);
   }
   fidelity.replaceChildren(...rows);
+  const textures = r.textures || [];
+  part(card, ".textures tbody").replaceChildren(
+    ...textures.map((row) => {
+      const tr = document.createElement("tr");
+      tr.append(cell("th", row.image, "texture-image"), cell("td", row.class));
+      tr.append(cell("td", row.before), cell("td", row.after, "texture-after"), cell("td", row.quality));
+      tr.append(cell("td", row.ssim, "num"), cell("td", row.psnr, "num"));
+      tr.firstChild.scope = "row";
+      return tr;
+    }),
+  );
+  part(card, ".textures-box").hidden = !textures.length;
   if ((r.warnings || []).length) {
     part(card, ".warnings").hidden = false;
     part(card, ".warnings ul").replaceChildren(...r.warnings.map((w) => cell("li", w)));
