@@ -219,6 +219,19 @@ def test_a_png_normal_map_on_rough_surfaces_goes_coarser_near_lossless() -> None
     assert len(found[True][1]) < 0.9 * len(found[False][1])
 
 
+def test_an_animated_roughness_keeps_a_normal_map_from_the_relaxed_goal(tmp_path: Path) -> None:
+    """Through the pass: of two rough materials with the same JPEG normal map, the one whose
+    roughness an animation may lower (KHR_animation_pointer) is not relaxed."""
+    src = tm.rough_normal_maps(tmp_path / "in.glb")
+    assert not validate(src)[0]["errors"]
+    _doc, report, _gltf = _run(src, tmp_path / "out.glb")
+    rows = {row["image"].split(" (")[1].rstrip(")"): row for row in report["textures"]}
+    assert rows["Rough"]["quality"] < 100
+    animated = rows["Rough animated"]  # WebP's best, or its source where that is smaller
+    assert animated.get("quality", 100) == 100 and animated.get("note", "kept").startswith("kept")
+    assert rows["Rough"]["after"]["bytes"] < animated.get("after", animated["before"])["bytes"]
+
+
 def test_rough_means_every_use_is_a_rough_materials_normal_map() -> None:
     from glbcompress.engine.textures.classify import ImageUse, Use
 
@@ -233,6 +246,7 @@ def test_rough_means_every_use_is_a_rough_materials_normal_map() -> None:
     with_map = {"pbrMetallicRoughness": {"metallicRoughnessTexture": {"index": {}}}}
     assert not ImageUse(image, [use(with_map)]).rough  # a roughness map may make parts glossy
     assert not ImageUse(image, [use({"extensions": {"KHR_materials_anisotropy": {}}})]).rough
+    assert not ImageUse(image, [use({})], animated=True).rough  # its roughness may change
     coat = {"extensions": {"KHR_materials_clearcoat": {"clearcoatNormalTexture": {"index": {}}}}}
     assert not ImageUse(
         image, [Use(coat, coat["extensions"]["KHR_materials_clearcoat"], "clearcoatNormalTexture")]

@@ -98,7 +98,10 @@ def textures(doc: Document, options: TexturesOptions = DEFAULTS) -> dict:
 
     _check(options)
     limits = doc.info.get("limits", DEFAULT_LIMITS)
+    animated = _animated_materials(doc)
     entries = [e for e in image_uses(doc) if _wanted(e, options)]
+    for entry in entries:
+        entry.animated = any(id(use.material) in animated for use in entry.uses)
     index_of = {id(image): i for i, image in enumerate(doc.images)}
 
     def work(entry: Any) -> _Result:
@@ -106,7 +109,6 @@ def textures(doc: Document, options: TexturesOptions = DEFAULTS) -> dict:
         return _process(entry, where, options, limits.max_image_pixels)
 
     results = _parallel(work, entries)
-    animated = _animated_materials(doc)
     out: dict[str, Any] = {}
     rows, warnings = [], []
     folded = solid_images = 0

@@ -101,6 +101,8 @@ class ImageUse:
     image: Image
     uses: list[Use] = field(default_factory=list)
     textures: list[dict] = field(default_factory=list)
+    animated: bool = False
+    """Some material that reads it is animated (KHR_animation_pointer): its factors may change."""
 
     @property
     def kind(self) -> str:
@@ -124,8 +126,10 @@ class ImageUse:
     def rough(self) -> bool:
         """True if the image is only ever a material's normalTexture and every such material is
         rough all over (see ROUGH: its roughnessFactor, with no roughness texture that could
-        make parts of it glossy)."""
-        return bool(self.uses) and all(u.key == "normalTexture" and _rough(u.material) for u in self.uses)
+        make parts of it glossy) and stays so (not animated)."""
+        if self.animated or not self.uses:
+            return False
+        return all(u.key == "normalTexture" and _rough(u.material) for u in self.uses)
 
 
 def _rough(material: dict) -> bool:
