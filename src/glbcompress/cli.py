@@ -27,7 +27,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from functools import partial
 from pathlib import Path
@@ -391,18 +391,27 @@ def _print_summary(outcomes: Sequence[batch.Outcome]) -> None:
 
 
 def _print_textures(outcomes: Sequence[batch.Outcome], after_summary: bool) -> None:
-    """For each compressed file, a table of its textures (texture_table.COLUMNS), as plain aligned
-    text titled with the file's name; a file without textures says so in one line. A blank line
-    goes before each (before the first only when it follows the summary)."""
-    done = [(o.src, o.report) for o in outcomes if o.report is not None]
-    if not done:
+    """For each compressed file, a table of its textures (_print_texture_tables)."""
+    _print_texture_tables([(o.src, o.report.passes) for o in outcomes if o.report is not None], after_summary)
+
+
+def _print_texture_tables(files: Sequence[tuple[Path, Iterable[Any] | None]], after_summary: bool) -> None:
+    """For each file, a table of its textures (texture_table.COLUMNS) from its report's passes, as
+    plain aligned text titled with the file's name; a file without textures says so in one line, as
+    does one whose report could not be had (None). A blank line goes before each (before the first
+    only when it follows the summary). ``glbcompress remote compress --list-textures`` prints these
+    too, from the reports of the server's jobs."""
+    if not files:
         return
-    names, _ = _short_names([src for src, _ in done])
+    names, _ = _short_names([src for src, _ in files])
     headers = [header for _, header in texture_table.COLUMNS]
-    for i, (name, report) in enumerate(zip(names, (r for _, r in done), strict=True)):
-        rows = texture_table.texture_rows(report.passes, _size, missing="-")
+    for i, (name, (_, passes)) in enumerate(zip(names, files, strict=True)):
         if i or after_summary:
             echo("")
+        if passes is None:
+            echo(f"{_printable(name)}: no report, textures unknown")
+            continue
+        rows = texture_table.texture_rows(passes, _size, missing="-")
         if not rows:
             echo(f"{_printable(name)}: no textures")
             continue

@@ -22,7 +22,7 @@ from click.testing import CliRunner, Result
 
 from glbcompress import cli
 from tests.fixtures.cli_models import large_textured_box, model_tree
-from tests.fixtures.models import textured_box
+from tests.fixtures.models import skinned_rig, textured_box
 from tests.tools import drain
 
 from .conftest import Live
@@ -75,6 +75,41 @@ def test_json_and_exit_code_zero(live: Live, tmp_path: Path) -> None:
     assert entry["input_bytes"] == src.stat().st_size
     assert entry["output_bytes"] == (tmp_path / "box.min.glb").stat().st_size
     assert entry["job_id"] and entry["compression_ratio"] > 0
+
+
+@pytest.mark.parametrize("answer", ["at once", "as a job"])
+def test_list_textures_prints_the_tables_of_the_local_command(serve, tmp_path: Path, answer: str) -> None:
+    live = serve(sync_max_mb=0) if answer == "as a job" else serve()  # 202 with a job, or the GLB
+    box = textured_box(tmp_path / "box.glb")
+    rig = skinned_rig(tmp_path / "rig.glb")
+    result = remote(live, "compress", box, rig, "-o", tmp_path / "out", "--list-textures")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    summary, box_table, rig_table = result.stdout.rstrip("\n").split("\n\n")
+    assert ["file", "input", "output", "ratio", "time"] in [line.split() for line in summary.splitlines()]
+    assert rig_table == "rig.glb: no textures"
+    title, header, row = box_table.splitlines()
+    assert title == "box.glb: textures"
+    assert header.split() == ["image", "class", "before", "after", "quality", "SSIM", "PSNR"]
+    assert row.startswith("images[0] (checker)  colour  PNG 64×64, ")
+    assert "WebP 64×64, " in row and row.endswith(" dB")
+
+    # The local command's table for the same file and preset: the same rows, the same layout.
+    local = CliRunner().invoke(
+        cli.cli, ["compress", str(box), "-o", str(tmp_path / "local.glb"), "-q", "--list-textures"]
+    )
+    assert local.exit_code == 0, local.output
+    assert local.stdout.rstrip("\n") == box_table
+
+    # --json prints the JSON document and nothing else; -q leaves only the tables.
+    as_json = remote(live, "compress", box, "-o", tmp_path / "again.glb", "--list-textures", "--json")
+    assert as_json.exit_code == 0, as_json.output
+    (entry,) = json.loads(as_json.stdout)
+    assert entry["output"] == str(tmp_path / "again.glb")
+    assert as_json.stdout == json.dumps([entry], indent=2) + "\n"
+    quiet = remote(live, "compress", box, "-o", tmp_path / "quiet.glb", "-q", "--list-textures")
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stdout.rstrip("\n") == box_table
 
 
 def test_the_key_from_a_file_and_never_as_an_argument(live: Live, tmp_path: Path) -> None:

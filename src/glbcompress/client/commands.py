@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,8 @@ class Outcome:
     kind: str = ""
     message: str = ""
     seconds: float = 0.0
+    warning: str = ""
+    """Said on stderr for a file that was compressed: its job's report could not be read."""
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"input": str(self.src), "output": str(self.dst) if self.result else None}
@@ -143,10 +145,13 @@ def compress_all(
     concurrency: int,
     timeout: float | None,
     on_progress: Callable[[int, Progress | None], None] | None = None,
+    with_report: bool = False,
 ) -> list[Outcome]:
     """Compress every planned task (``batch.Task``) on the server, ``concurrency`` at a time; one
     Outcome per task, in order. A failure in STOPS_THE_BATCH skips the files not yet sent; an
-    interruption (Ctrl-C) stops the files in flight at their next chunk or poll."""
+    interruption (Ctrl-C) stops the files in flight at their next chunk or poll. ``with_report``:
+    each result holds its job with the engine's report (a model answered at once, without a job,
+    costs one more request: ``GET /v1/jobs/{id}``)."""
     stop: list[Outcome] = []
     lock = threading.Lock()
     interrupted = threading.Event()
@@ -180,6 +185,11 @@ def compress_all(
             outcome = Outcome(task.src, task.dst, code=EXIT_SERVICE, kind="not-sent", message="interrupted")
         else:
             outcome = Outcome(task.src, task.dst, result, seconds=time.monotonic() - started)
+            if with_report and result.job is None and result.job_id:
+                try:
+                    outcome.result = replace(result, job=client.job(result.job_id))
+                except ClientError as exc:
+                    outcome.warning = f"no report from the server: {_one_line(str(exc))}"
         finally:
             if on_progress:
                 on_progress(index, None)
@@ -252,10 +262,12 @@ def _one_line(text: str) -> str:
 
 
 def print_errors(outcomes: Sequence[Outcome]) -> None:
-    """One line per failed file on stderr; files skipped after a batch-stopping failure are
-    counted in one line instead of repeating its message."""
+    """One line per failed file on stderr, and per warning; files skipped after a batch-stopping
+    failure are counted in one line instead of repeating its message."""
     skipped = 0
     for outcome in outcomes:
+        if outcome.warning:
+            click.echo(f"glbcompress: warning: {outcome.src}: {outcome.warning}", err=True)
         if outcome.kind == "not-sent":
             skipped += 1
         elif outcome.code != EXIT_OK:
@@ -297,6 +309,19 @@ def print_summary(outcomes: Sequence[Outcome]) -> None:
     if failed:
         table.caption = f"{failed} of {len(outcomes)} files failed (messages on stderr)"
     Console(highlight=False, soft_wrap=False).print(table)
+
+
+def print_textures(outcomes: Sequence[Outcome], after_summary: bool) -> None:
+    """For each compressed file, the table of its textures that ``glbcompress compress
+    --list-textures`` prints, from the report of its job on the server."""
+    from ..cli import _print_texture_tables
+
+    files = []
+    for outcome in outcomes:
+        if outcome.result is not None:
+            report = outcome.result.report
+            files.append((outcome.src, report.get("passes") or [] if isinstance(report, dict) else None))
+    _print_texture_tables(files, after_summary)
 
 
 STAGE_LABELS = {
@@ -426,6 +451,12 @@ def register(cli: click.Group, engine_options: Callable[[Callable], Callable], c
         "--json", "as_json", is_flag=True, help="Print the results as JSON on stdout, and nothing else."
     )
     @click.option("-q", "--quiet", is_flag=True, help="No progress bars and no summary table.")
+    @click.option(
+        "--list-textures",
+        is_flag=True,
+        help="After the summary, a table of each file's textures: class, format and size before and "
+        "after, quality, SSIM and PSNR (from the job's report; not with --json).",
+    )
     @engine_options
     @click.pass_context
     def remote_compress(
@@ -439,6 +470,7 @@ def register(cli: click.Group, engine_options: Callable[[Callable], Callable], c
         timeout: float | None,
         as_json: bool,
         quiet: bool,
+        list_textures: bool,
         **flags: Any,
     ) -> None:
         """Compress .glb/.gltf files (and every one in the given folders) on a server."""
@@ -454,12 +486,18 @@ def register(cli: click.Group, engine_options: Callable[[Callable], Callable], c
         except (batch.UsageError, ConfigurationError) as exc:
             raise RemoteError(str(exc)) from None
         with client, progress_bars(tasks, not quiet and not as_json and sys.stderr.isatty()) as on_progress:
-            outcomes = compress_all(client, tasks, preset, options, concurrency, timeout, on_progress)
+            tables = list_textures and not as_json
+            outcomes = compress_all(
+                client, tasks, preset, options, concurrency, timeout, on_progress, with_report=tables
+            )
         print_errors(outcomes)
         if as_json:
             click.echo(json.dumps([o.as_dict() for o in outcomes], indent=2))
-        elif not quiet:
-            print_summary(outcomes)
+        else:
+            if not quiet:
+                print_summary(outcomes)
+            if tables:
+                print_textures(outcomes, after_summary=not quiet)
         ctx.exit(exit_code(outcomes))
 
     @remote.command("account")
