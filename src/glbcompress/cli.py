@@ -391,11 +391,11 @@ def _print_summary(outcomes: Sequence[batch.Outcome]) -> None:
 
 
 def _print_textures(outcomes: Sequence[batch.Outcome], after_summary: bool) -> None:
-    """For each compressed file, a table of its textures (_print_texture_tables)."""
-    _print_texture_tables([(o.src, o.report.passes) for o in outcomes if o.report is not None], after_summary)
+    """For each compressed file, a table of its textures (print_texture_tables)."""
+    print_texture_tables([(o.src, o.report.passes) for o in outcomes if o.report is not None], after_summary)
 
 
-def _print_texture_tables(files: Sequence[tuple[Path, Iterable[Any] | None]], after_summary: bool) -> None:
+def print_texture_tables(files: Sequence[tuple[Path, Iterable[Any] | None]], after_summary: bool) -> None:
     """For each file, a table of its textures (texture_table.COLUMNS) from its report's passes, as
     plain aligned text titled with the file's name; a file without textures says so in one line, as
     does one whose report could not be had (None). A blank line goes before each (before the first

@@ -314,14 +314,14 @@ def print_summary(outcomes: Sequence[Outcome]) -> None:
 def print_textures(outcomes: Sequence[Outcome], after_summary: bool) -> None:
     """For each compressed file, the table of its textures that ``glbcompress compress
     --list-textures`` prints, from the report of its job on the server."""
-    from ..cli import _print_texture_tables
+    from ..cli import print_texture_tables
 
     files = []
     for outcome in outcomes:
         if outcome.result is not None:
             report = outcome.result.report
             files.append((outcome.src, report.get("passes") or [] if isinstance(report, dict) else None))
-    _print_texture_tables(files, after_summary)
+    print_texture_tables(files, after_summary)
 
 
 STAGE_LABELS = {
