@@ -65,15 +65,16 @@ most this far below the best SSIM and PSNR the codec reaches (quality 100)."""
 SAMPLE_SLACK = 0.01
 """How far the whole image's SSIM may fall below the target the tile mosaic met before the
 quality is raised (the mosaic's estimate is usually within a few thousandths)."""
-NEAR_LOSSLESS_STEPS = {"color": (5, 3), "normal": (3,), "rough normal": (7, 5, 3), "data": (7, 5, 3)}
+NEAR_LOSSLESS_STEPS = {"color": (5, 3), "normal": (3,), "data": (7, 5, 3)}
 """Where no lossy WebP quality meets the goal on a lossless source (WebP's lossy mode halves the
 chroma resolution, which a normal or packed data map cannot take), its lossless mode after
 rounding values to these steps, coarsest first, keeping the first that meets the goal. Odd steps:
 step 2k + 1 keeps every value within k levels with the fewest distinct values. Within 2 levels
 for colour, 1 for normal maps (FlightHelmet's worst rendered view has SSIM 0.9815 with exact
-normal maps, 0.9801 within 1 level, 0.9794 within 2), 3 for normal maps that shade only rough
-surfaces (classify.ROUGH: SpherePbrNext's, 89.5 kB within 1 level, 61 kB within 3, its worst view
-0.9949 both ways) and for data maps (roughness, metalness or occlusion 1% off is invisible).
+normal maps, 0.9801 within 1 level, 0.9794 within 2), 3 for data maps (roughness, metalness or
+occlusion 1% off is invisible) and for normal maps that shade only rough surfaces, which take
+data's allowances (_allowances: SpherePbrNext's, 89.5 kB within 1 level, 61 kB within 3, worst
+view 0.9949 both ways).
 Exact lossless only where every step misses."""
 EXACT = (1.0, 100.0)
 """(SSIM, PSNR) of a lossless encoding."""
@@ -365,14 +366,14 @@ def _best_encoding(
 
     axis = quality_axis(target)
     start = _auto_start(entry.kind, lossless_source)
-    relaxed = not lossless_source and (entry.kind != NORMAL or entry.rough)
-    if relaxed and not goal.met(probe(start)):
+    allowances = _allowances(entry)
+    if not lossless_source and allowances != NORMAL and not goal.met(probe(start)):
         # A lossy source caps what any re-encoding can match (its own artefacts, its chroma
         # subsampling): aim no higher than just below the best this codec reaches. Without this,
         # a goal just under that best buys the source's artefacts at great cost (DamagedHelmet's
         # packed map: quality 96, 1.08 MB, for SSIM 0.940 where 100 reaches 0.946), while one
         # just over it would be relaxed. Normal maps only where they shade rough surfaces
-        # alone (classify.ROUGH): elsewhere every error tilts a sharp reflection (SpherePbrNext's
+        # alone (_allowances): elsewhere every error tilts a sharp reflection (SpherePbrNext's
         # clearcoat normal map from JPEG at such a goal: quality 86 for 100, and its worst
         # rendered view falls from SSIM 0.995 to 0.934), so where no quality meets their goal
         # they get the codec's best, or keep their source if that is smaller. On a rough
@@ -390,7 +391,7 @@ def _best_encoding(
             # WebP's lossy mode has no full-chroma setting: its strongest encoding is the probe at
             # 100, already made (and measured) on the whole image.
             return replace(base, quality=100), tried[100][1], (probe(100).ssim, probe(100).psnr)
-        steps = NEAR_LOSSLESS_STEPS["rough normal" if entry.kind == NORMAL and entry.rough else entry.kind]
+        steps = NEAR_LOSSLESS_STEPS[allowances]
         how, data, measured = _strongest(array, base, read, lossless_source, goal, steps)
         if lossless_source and measured[0] < goal.ssim - SAMPLE_SLACK:
             return None  # a PNG (sharp colour edges, say) that this lossy format cannot match
@@ -435,6 +436,15 @@ def _ktx2_auto(
         if goal.met(quality.Probe(level, measured[0] + SAMPLE_SLACK, measured[1], len(data))):
             break
     return how, data, measured
+
+
+def _allowances(entry: Any) -> str:
+    """The class whose allowances (the relaxed goal on a lossy source, near-lossless steps) apply
+    to an image: its own, but data's for a normal map that shades only rough surfaces
+    (classify.ImageUse.rough), where errors of a few levels stay out of sight as in data maps."""
+    from ..textures.classify import DATA, NORMAL
+
+    return DATA if entry.kind == NORMAL and entry.rough else entry.kind
 
 
 def _auto_start(kind: str, lossless_source: bool) -> int:

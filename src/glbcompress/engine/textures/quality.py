@@ -244,9 +244,10 @@ def lowest_quality(
     without them); then where the line between the bracket's ends, in log error (log(1 - SSIM);
     PSNR, a log of the squared error) against the axis's position (encoders.quality_axis), meets
     the goal; until a passing quality's lower neighbour has failed. On corpus WebP textures that
-    is 4 to 7 probes (about 5 from high, 4 from 80), where bisection takes 7 or 8 (2 where the lowest quality passes:
-    a flat or synthetic texture). A bracket that interpolation does not close quickly is bisected
-    (SEARCH_BUDGET), so no search takes more than a few probes beyond bisection's.
+    is 4 to 7 probes (about 5 from high, 4 from 80), where bisection takes 7 or 8 (2 where the
+    lowest quality passes: a flat or synthetic texture). A bracket that interpolation does not
+    close quickly is bisected (SEARCH_BUDGET), so no search takes more than a few probes beyond
+    bisection's.
 
     start: probe this quality first instead of high, where the answer usually lies near it; high
     is probed only if start misses (then the two bracket the answer). An encode at high is the
