@@ -32,6 +32,25 @@ def _gltf() -> dict:
             {"rotation": ROTATION},
         ],
         "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "mode": 4}], "weights": [0.1]}],
+        "accessors": [
+            {"bufferView": 0, "byteOffset": 0, "componentType": 5126, "count": 2, "type": "SCALAR"},
+            {
+                "bufferView": 1,
+                "byteOffset": 4,
+                "componentType": 5126,
+                "count": 4,
+                "type": "SCALAR",
+                "sparse": {
+                    "count": 1,
+                    "indices": {"bufferView": 0, "byteOffset": 0, "componentType": 5121},
+                    "values": {"bufferView": 1, "byteOffset": 8},
+                },
+            },
+        ],
+        "bufferViews": [
+            {"buffer": 0, "byteOffset": 0, "byteLength": 8},
+            {"buffer": 0, "byteOffset": 8, "byteLength": 24},
+        ],
         "materials": [
             {
                 "pbrMetallicRoughness": {"baseColorFactor": [1.0, 1, 1, 1], "metallicFactor": 1.0},
@@ -95,6 +114,10 @@ def test_defaults_are_left_out() -> None:
     assert transform == {"scale": [0.5, 1]}
     assert gltf["samplers"] == [{"wrapT": 33071, "magFilter": 9729}]
     assert "interpolation" not in gltf["animations"][0]["samplers"][0]
+    assert [view.get("byteOffset") for view in gltf["bufferViews"]] == [None, 8]
+    plain, sparse = gltf["accessors"]
+    assert "byteOffset" not in plain and sparse["byteOffset"] == 4
+    assert "byteOffset" not in sparse["sparse"]["indices"] and sparse["sparse"]["values"]["byteOffset"] == 8
 
 
 def test_without_float32_every_value_is_exact() -> None:

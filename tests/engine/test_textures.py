@@ -219,6 +219,70 @@ def test_a_png_normal_map_on_rough_surfaces_goes_coarser_near_lossless() -> None
     assert len(found[True][1]) < 0.9 * len(found[False][1])
 
 
+def test_palette_merges_colours_within_the_radius_and_keeps_alpha() -> None:
+    """A logo's thousands of colours (anti-aliasing, a level of noise) become at most 256, each
+    pixel within the radius of its source and its alpha exact; an image of at most 256 colours
+    is returned as it is; a photograph-like image finds no palette, and encode() says so."""
+    from glbcompress.engine.textures import palette
+
+    for source in (tm.logo_map(), tm.logo_map(alpha=True)):
+        assert len(PILImage.fromarray(source).getcolors(1 << 20)) > 256
+        out = palette.reduce(source, 4)
+        assert out is not None and out.shape == source.shape
+        assert len(PILImage.fromarray(out).getcolors(1 << 20)) <= 256
+        assert np.abs(out[..., :3].astype(int) - source[..., :3]).max() <= 4
+        if source.shape[2] == 4:
+            np.testing.assert_array_equal(out[..., 3], source[..., 3])
+        assert palette.reduce(out, 4) is out
+    noise = np.random.default_rng(2).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    assert palette.reduce(noise, 4) is None
+    with pytest.raises(palette.TooManyColours):
+        encoders.encode(noise, encoders.Encoding("webp", lossless=True, palette=4))
+
+
+def test_flat_art_becomes_a_palette_image_and_a_gradient_is_not_banded() -> None:
+    """A colour PNG of flat art: a palette within 4 levels, smaller than near-lossless, decoding
+    to at most 256 colours; a smooth gradient, whose colours a 4-level palette would turn into
+    bands that move whole areas, is merged within 2 levels at most (quality.largest_shift)."""
+    from types import SimpleNamespace
+
+    entry = SimpleNamespace(kind="color", image=SimpleNamespace(mime_type="image/png"), rough=False)
+    options = TexturesOptions()
+    logo = tm.logo_map()
+    how, data, (ssim, _psnr) = pass_module._best_encoding(logo, (0, 1, 2), entry, "webp", True, options)
+    assert how.lossless and how.palette == 4 and ssim >= options.texture_ssim, how
+    decoded = encoders.decode(data, "webp", 3)
+    assert len(PILImage.fromarray(decoded).getcolors(1 << 20)) <= 256
+    assert np.abs(decoded.astype(int) - logo).max() <= 4
+    without, without_data, _ = pass_module._encoding(logo, (0, 1, 2), entry, "webp", True, options)
+    assert without.step > 1 and len(data) < 0.8 * len(without_data)  # near-lossless before
+
+    gradient = tm.gradient_map()
+    banded = encoders.palette.reduce(gradient, 4)
+    assert banded is not None and quality.largest_shift(gradient, banded) > pass_module.PALETTE_SHIFT
+    how, data, _measured = pass_module._best_encoding(gradient, (0, 1, 2), entry, "webp", True, options)
+    assert how.palette != 4, how
+    decoded = encoders.decode(data, "webp", 3)
+    assert quality.largest_shift(gradient, decoded) <= pass_module.PALETTE_SHIFT
+
+
+def test_the_report_names_a_palette_and_the_output_is_valid(suite: Path, tmp_path: Path) -> None:
+    """Through the pass and the writer: the suite's colour map replaced by a logo is reported as
+    a palette within 4 levels, decodes to at most 256 colours, and the model stays valid."""
+    doc = read(suite)
+    image = next(im for im in doc.images if im.name == "colour")
+    image.data = tm.png(tm.logo_map())
+    report = textures(doc, TexturesOptions())
+    row = _rows(report)["colour"]
+    assert row["quality"] == "palette ±4" and row["after"]["format"] == "webp", row
+    write_glb(doc, tmp_path / "out.glb")
+    assert validate(tmp_path / "out.glb")[0]["errors"] == 0
+    webp = _material(doc, "Colour")["pbrMetallicRoughness"]["baseColorTexture"]["index"]
+    decoded = _pixels(_image(webp, "EXT_texture_webp"))
+    assert len(PILImage.fromarray(decoded).getcolors(1 << 20)) <= 256
+    assert np.abs(decoded.astype(int) - tm.logo_map()).max() <= 4
+
+
 def test_an_animated_roughness_keeps_a_normal_map_from_the_relaxed_goal(tmp_path: Path) -> None:
     """Through the pass: of two rough materials with the same JPEG normal map, the one whose
     roughness an animation may lower (KHR_animation_pointer) is not relaxed."""

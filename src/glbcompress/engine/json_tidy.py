@@ -5,7 +5,7 @@ hundreds of joints it is tens of kilobytes. Three things make it shorter without
 loader sees:
 
 - Values equal to the glTF schema default are left out (``"mode": 4``, ``"metallicFactor": 1``,
-  identity node transforms, ``"wrapS": 10497``, ...): the schema says a missing property has its
+  identity node transforms, ``"wrapS": 10497``, ``"byteOffset": 0``, ...): the schema says a missing property has its
   default value. A node matrix that only shifts becomes a translation.
 - Floats with an integral value are written as integers (``1`` for ``1.0``): JSON has one number
   type, so they are the same number.
@@ -43,6 +43,8 @@ TEXTURE_INFO_DEFAULTS = {"texCoord": 0}
 TEXTURE_INFO_EXTRA_DEFAULTS = {"normalTexture": {"scale": 1}, "occlusionTexture": {"strength": 1}}
 TEXTURE_TRANSFORM_DEFAULTS = {"offset": [0, 0], "rotation": 0, "scale": [1, 1]}
 SAMPLER_DEFAULTS = {"wrapS": 10497, "wrapT": 10497}
+OFFSET_DEFAULTS = {"byteOffset": 0}
+"""Of buffer views, accessors and a sparse accessor's indices and values."""
 ANIMATION_SAMPLER_DEFAULTS = {"interpolation": "LINEAR"}
 MATERIAL_EXTENSION_DEFAULTS = {
     "KHR_materials_anisotropy": {"anisotropyStrength": 0, "anisotropyRotation": 0},
@@ -94,6 +96,14 @@ def tidy(gltf: dict, float32: bool = False) -> None:
             _material(material, float32)
     for sampler in gltf.get("samplers", []):
         _drop_defaults(sampler, SAMPLER_DEFAULTS)
+    for view in gltf.get("bufferViews", []):
+        _drop_defaults(view, OFFSET_DEFAULTS)
+    for accessor in gltf.get("accessors", []):
+        _drop_defaults(accessor, OFFSET_DEFAULTS)
+        sparse = accessor.get("sparse")
+        if isinstance(sparse, dict):
+            for part in ("indices", "values"):
+                _drop_defaults(sparse.get(part), OFFSET_DEFAULTS)
     for animation in gltf.get("animations", []):
         for sampler in animation.get("samplers", []):
             _drop_defaults(sampler, ANIMATION_SAMPLER_DEFAULTS)

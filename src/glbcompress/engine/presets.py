@@ -23,7 +23,8 @@ PRESET_HELP = {
     "Draco for the meshes it makes smaller (static, dense ones; coded exactly on the quantization grid) "
     "and Meshopt for everything else, textures as WebP at the lowest quality per texture that meets an SSIM "
     "target (where no lossy quality does, near-lossless: every value within 2 levels of the source; "
-    "1 for normal maps (3 where they shade only rough surfaces), 3 for data maps).",
+    "1 for normal maps (3 where they shade only rough surfaces), 3 for data maps); colour PNGs of flat "
+    "art as palette images of at most 256 colours within 4 levels where that is smaller.",
     "max": "Smallest output that stays valid and faithful: also merges named nodes and meshes, and draws "
     "repeated meshes with GPU instancing (EXT_mesh_gpu_instancing, required); lower texture SSIM "
     "targets, textures at most 2048 pixels.",

@@ -78,6 +78,24 @@ view 0.9949 both ways).
 Exact lossless only where every step misses."""
 EXACT = (1.0, 100.0)
 """(SSIM, PSNR) of a lossless encoding."""
+PALETTE_RADII = (4, 2)
+"""A colour texture from a lossless source (logos, labels, UV grids, flat-shaded art) becomes a
+WebP palette image of at most 256 colours where that is smaller than its other encodings: each
+pixel within 4 levels of the source, else within 2 (textures/palette.py). BoxTexturedDraco's logo
+(2601 colours, only from anti-aliasing): near-lossless 7.0 kB, palette within 4 levels 4.7 kB;
+MultiUVTest's second UV grid (240 colours): lossy q21 15.8 kB, exact as a palette 6.4 kB."""
+PALETTE_SHIFT = 2.0
+"""How far (levels) a palette may move any 7x7 area's mean (quality.largest_shift): no further
+than near-lossless's rounding can. Merging colours within 4 levels leaves a logo's or a UV grid's
+areas where they were (only edge and noise colours move: BoxTexturedDraco's logo 1.2 levels),
+but puts steps into a smooth gradient (banding), which moves whole bands by up to 4 (a generated
+gradient: 4.0; SphereLights' base colour, which has shaded gradients: 4.0; so it is merged within
+2 levels instead). SSIM hardly sees that banding (0.98 to 0.99 on such gradients).
+"""
+PALETTE_PIXELS = 1 << 20
+"""A texture that a lossy quality already matches is tried as a palette only up to this size:
+past it a lossless encode costs a second or more, and a photograph's lossy encoding wins anyway
+(CesiumMilkTruck's 2048x2048 texture has 136 colours, yet is 374 kB as a palette, 33 kB lossy)."""
 
 
 @dataclass
@@ -276,6 +294,8 @@ def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
     row["quality"] = chosen.quality
     if chosen.lossless or target == "png":
         row["quality"] = f"near-lossless ±{chosen.step // 2}" if chosen.step > 1 else "lossless"
+        if chosen.palette and measured != EXACT:
+            row["quality"] = f"palette ±{chosen.palette}"
     if target == "ktx2":
         row["codec"] = "uastc" if chosen.uastc else "etc1s"
     row["ssim"], row["psnr"] = round(measured[0], 5), round(measured[1], 2)
@@ -334,7 +354,56 @@ def _best_encoding(
     array: Any, read: tuple[int, ...], entry: Any, target: str, srgb: bool | None, options: TexturesOptions
 ) -> tuple[Any, bytes, tuple[float, float]] | None:
     """The encoding to use, its bytes, and (SSIM, PSNR) of its decoded pixels against array in
-    the channels the slots read; None where the format cannot match a lossless source."""
+    the channels the slots read; None where the format cannot match a lossless source. With auto
+    quality, a colour texture from a lossless source may also become a palette image (_palette),
+    where that is smaller."""
+    from ..textures.classify import COLOR
+
+    best = _encoding(array, read, entry, target, srgb, options)
+    lossy = best is not None and not best[0].lossless
+    if (
+        target == "webp"
+        and not options.texture_quality
+        and entry.kind == COLOR
+        and entry.image.mime_type == "image/png"
+        and (not lossy or array.shape[0] * array.shape[1] <= PALETTE_PIXELS)
+    ):
+        palette = _palette(array, read, best[0] if best else None, entry, options)
+        if palette is not None and (best is None or len(palette[1]) < len(best[1])):
+            return palette
+    return best
+
+
+def _palette(
+    array: Any, read: tuple[int, ...], like: Any, entry: Any, options: TexturesOptions
+) -> tuple[Any, bytes, tuple[float, float]] | None:
+    """The image reduced to at most 256 colours within PALETTE_RADII levels (the widest that
+    meets the goal and moves no area by more than PALETTE_SHIFT), as WebP lossless; None where no
+    radius does."""
+    from ..textures import palette, quality
+    from ..textures.encoders import Encoding, encode
+
+    goal = _goal(entry.kind, options)
+    base = like or Encoding("webp", kind=entry.kind)
+    for radius in PALETTE_RADII:
+        reduced = palette.reduce(array, radius)
+        if reduced is None:
+            return None  # a narrower radius needs more colours still
+        how = replace(base, lossless=True, step=1, palette=radius, quality=100)
+        data = encode(reduced, how)  # already a palette: encode's own reduction returns it as it is
+        measured = _measure(array, data, how, read)
+        if reduced is array or (
+            goal.met(quality.Probe(radius, *measured, len(data)))
+            and quality.largest_shift(array, reduced) <= PALETTE_SHIFT
+        ):
+            return how, data, measured
+    return None
+
+
+def _encoding(
+    array: Any, read: tuple[int, ...], entry: Any, target: str, srgb: bool | None, options: TexturesOptions
+) -> tuple[Any, bytes, tuple[float, float]] | None:
+    """_best_encoding without the palette: the format's own modes (the auto search, near-lossless)."""
     from ..textures import quality
     from ..textures.classify import COLOR, NORMAL
     from ..textures.encoders import Encoding, encode, quality_axis

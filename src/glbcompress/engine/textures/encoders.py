@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import basisu, quality
+from . import basisu, palette, quality
 from .classify import COLOR, NORMAL
 from .pixels import ToolError, quiet_pillow
 
@@ -51,8 +51,14 @@ class Encoding:
     step: int = 1
     """WebP lossless only: above 1, near-lossless: colour values are rounded to multiples of step
     first (see posterize), so every value stays within step // 2 of the source."""
+    palette: int = 0
+    """WebP lossless only: above 0, the image is first reduced to at most 256 colours, each pixel
+    within this many levels of the source (palette.reduce); encode() raises palette.TooManyColours
+    where that cannot be done."""
 
     def describe(self) -> str:
+        if self.lossless and self.palette:
+            return f"{self.format} palette (±{self.palette})"
         if self.lossless and self.step > 1:
             return f"{self.format} near-lossless (±{self.step // 2})"
         if self.format == "png" or self.lossless:
@@ -92,6 +98,8 @@ def encode(array: np.ndarray, how: Encoding) -> bytes:
         raise ToolError(f"WebP cannot store an image wider or taller than {WEBP_MAX_SIDE} pixels.")
     if how.lossless and how.step > 1:
         array = posterize(array, how.step)
+    if how.lossless and how.palette:
+        array = palette.reduced(array, how.palette)
     image = PILImage.fromarray(array[..., 0] if array.shape[2] == 1 else array)
     out = io.BytesIO()
     try:

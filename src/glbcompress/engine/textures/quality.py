@@ -89,6 +89,23 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return min(PSNR_CAP, float(10 * np.log10(255.0**2 / mse)))
 
 
+def largest_shift(a: np.ndarray, b: np.ndarray, channels: int = 3) -> float:
+    """The largest difference between the mean levels of the two images over any WINDOW x WINDOW
+    area, in any of the first `channels` channels: how far an area moves as a whole. Posterizing a
+    smooth gradient into steps (banding) moves whole bands by up to the step's half; merging the
+    colours of edges or noise moves single pixels, which an area's mean averages away."""
+    a, b = _channels(a), _channels(b)
+    win = min(WINDOW, a.shape[0], a.shape[1])
+    out_rows = a.shape[0] - win + 1
+    largest = 0
+    for top in range(0, out_rows, STRIP_ROWS):
+        bottom = min(out_rows, top + STRIP_ROWS) + win - 1
+        for c in range(min(channels, a.shape[2])):
+            diff = b[top:bottom, :, c].astype(np.int32) - a[top:bottom, :, c]
+            largest = max(largest, int(np.abs(_box(diff, win)).max()))
+    return largest / (win * win)
+
+
 def _channels(image: np.ndarray) -> np.ndarray:
     return image[..., None] if image.ndim == 2 else image
 
