@@ -771,3 +771,23 @@ def test_small_mesh_in_a_large_scene_is_named_in_a_warning(tmp_path: Path) -> No
     assert any("Left" in w and "position_grid='mesh'" in w for w in report["warnings"])
     doc = read(tmp_path / "adjacent.glb")
     assert "warnings" not in quantize(doc)
+
+
+def test_too_little_vertex_data_to_pay_for_the_extension_stays_float(tmp_path: Path) -> None:
+    """One quad's positions (48 bytes) cannot save the 90 bytes of declaring KHR_mesh_quantization:
+    the pass leaves them as floats and the file is smaller for it; a 3x3 grid (192 bytes) pays."""
+    tiny = read(models.quad(tmp_path / "tiny.glb"))
+    report = quantize(tiny, DEFAULTS)
+    assert "skipped" in report and not report.get("accessors quantized")
+    floats = write_glb(tiny, tmp_path / "tiny.out.glb")
+    assert "extensionsUsed" not in floats.json
+    quantized = read(models.quad(tmp_path / "tiny.glb"))
+    quantized.root["extensionsUsed"] = ["KHR_mesh_quantization"]  # declared anyway: no cost to pay
+    assert quantize(quantized, DEFAULTS).get("accessors quantized")
+    forced = write_glb(quantized, tmp_path / "forced.glb")
+    assert (tmp_path / "tiny.out.glb").stat().st_size < (tmp_path / "forced.glb").stat().st_size
+    assert forced.json["extensionsUsed"] == ["KHR_mesh_quantization"]
+    grid = read(models.quad(tmp_path / "grid.glb", side=3))
+    assert quantize(grid, DEFAULTS).get("accessors quantized")
+    if have_validator():
+        assert validate(tmp_path / "tiny.out.glb")[0]["errors"] == 0
