@@ -225,7 +225,8 @@ def test_palette_merges_colours_within_the_radius_and_keeps_alpha() -> None:
     is returned as it is; a photograph-like image finds no palette, and encode() says so."""
     from glbcompress.engine.textures import palette
 
-    for source in (tm.logo_map(), tm.logo_map(alpha=True)):
+    tall = np.concatenate([tm.logo_map()] * 3)  # mapped in several strips of rows
+    for source in (tm.logo_map(), tm.logo_map(alpha=True), tall):
         assert len(PILImage.fromarray(source).getcolors(1 << 20)) > 256
         out = palette.reduce(source, 4)
         assert out is not None and out.shape == source.shape

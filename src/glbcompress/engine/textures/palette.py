@@ -20,6 +20,8 @@ import numpy as np
 
 LIMIT = 256
 """Colours in a WebP palette."""
+STRIP_ROWS = 256
+"""Rows mapped at a time (bounds the temporary keys and indices to a few hundred pixel rows)."""
 MAX_DISTINCT = 1 << 16
 """Images with more distinct colours are not tried: even at a radius of 4 levels, 256 palette
 colours cover them only in special cases, and finding that out would cost more than it saves."""
@@ -57,8 +59,12 @@ def reduce(array: np.ndarray, radius: int, limit: int = LIMIT) -> np.ndarray | N
         return None
     keys = _keys(colours.astype(np.uint8))
     order = np.argsort(keys)
-    positions = np.searchsorted(keys[order], _keys(array))  # each pixel's colour among the sorted keys
-    return colours[owner[order]].astype(np.uint8)[positions]
+    sorted_keys, lookup = keys[order], colours[owner[order]].astype(np.uint8)
+    out = np.empty_like(array)
+    for top in range(0, array.shape[0], STRIP_ROWS):  # in strips: the keys of a 16383x8192 image are 0.5 GB
+        strip = array[top : top + STRIP_ROWS]
+        out[top : top + STRIP_ROWS] = lookup[np.searchsorted(sorted_keys, _keys(strip))]
+    return out
 
 
 def _cover(colours: np.ndarray, counts: np.ndarray, radius: int, limit: int) -> np.ndarray | None:
