@@ -9,7 +9,9 @@ SSIM against the source meets the class's target (on the whole image up to 2048x
 2048x2048 mosaic of four tiles beyond, so the cost is bounded: see textures/quality.py), then
 encodes the whole image and checks the target again. Where no lossy quality meets the target on a
 PNG source (WebP's lossy mode halves chroma resolution), WebP's lossless mode takes values rounded
-to a few levels (near-lossless, NEAR_LOSSLESS_STEPS), about half the bytes of exact. Channels no
+to a few levels (near-lossless, NEAR_LOSSLESS_STEPS), about half the bytes of exact. A colour PNG
+of flat art may also become a palette image of at most 256 colours, each pixel within a few levels
+(PALETTE_RADII, textures/palette.py), where that is smaller still. Channels no
 slot reads are not stored (an opaque material's base-colour alpha; G and B of an occlusion-only
 map). Images can be scaled down (never up), and each new image either replaces the old (its
 extension becomes required) or keeps a PNG/JPEG fallback (``texture_fallback``: the extension
