@@ -301,6 +301,15 @@ def test_rate_limit_windows() -> None:
     assert not KeyRateLimit(limit=0).enabled
 
 
+def test_rate_limit_reset_never_exceeds_the_window() -> None:
+    """A window that starts now ends in exactly the window's seconds, although start + 60 - now
+    can come out a hair above 60 in floating point (it did on a CI run: t=61)."""
+    moment = 8161.962517661547  # (moment + 60) - moment == 60.00000000000091
+    assert (moment + 60) - moment > 60
+    limiter = KeyRateLimit(limit=3, window=60, clock=lambda: moment)
+    assert limiter.take(1).reset == 60
+
+
 def test_the_background_writer_catches_keys_that_went_quiet(db: Database) -> None:
     user_id = add_user(db)
     new = api_keys.create_key(db, user_id, "burst")

@@ -48,8 +48,8 @@ class KeyRateLimit:
     def take(self, key_id: int) -> Quota:
         """Count one request for the key; allowed is False when it is over the limit (a refused
         request does not use up more of the quota)."""
-        now = self.clock()
-        with self._lock:
+        with self._lock:  # the clock read inside: a window started by a later reading is never ahead of now
+            now = self.clock()
             start, used = self._windows.get(key_id, (now, 0))
             if now - start >= self.window:
                 start, used = now, 0
@@ -59,7 +59,7 @@ class KeyRateLimit:
             self._windows[key_id] = (start, used)
             if len(self._windows) > MAX_TRACKED:
                 self._forget_ended(now)
-        reset = max(1, math.ceil(start + self.window - now))
+        reset = min(self.window, max(1, math.ceil(start + self.window - now)))
         return Quota(self.limit, self.window, max(0, self.limit - used), reset, allowed)
 
     def _forget_ended(self, now: float) -> None:
