@@ -92,8 +92,7 @@ than near-lossless's rounding can. Merging colours within 4 levels leaves a logo
 areas where they were (only edge and noise colours move: BoxTexturedDraco's logo 1.2 levels),
 but puts steps into a smooth gradient (banding), which moves whole bands by up to 4 (a generated
 gradient: 4.0; SphereLights' base colour, which has shaded gradients: 4.0; so it is merged within
-2 levels instead). SSIM hardly sees that banding (0.98 to 0.99 on such gradients).
-"""
+2 levels instead). SSIM hardly sees that banding (0.98 to 0.99 on such gradients)."""
 PALETTE_PIXELS = 1 << 20
 """A texture that a lossy quality already matches is tried as a palette only up to this size:
 past it a lossless encode costs a second or more, and a photograph's lossy encoding wins anyway
@@ -391,13 +390,13 @@ def _palette(
         reduced = palette.reduce(array, radius)
         if reduced is None:
             return None  # a narrower radius needs more colours still
+        exact = reduced is array
+        if not exact and quality.largest_shift(array, reduced) > PALETTE_SHIFT:
+            continue  # banding: a narrower radius may not band
         how = replace(base, lossless=True, step=1, palette=radius, quality=100)
         data = encode(reduced, how)  # already a palette: encode's own reduction returns it as it is
         measured = _measure(array, data, how, read)
-        if reduced is array or (
-            goal.met(quality.Probe(radius, *measured, len(data)))
-            and quality.largest_shift(array, reduced) <= PALETTE_SHIFT
-        ):
+        if exact or goal.met(quality.Probe(radius, *measured, len(data))):
             return how, data, measured
     return None
 
