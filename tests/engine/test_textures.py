@@ -267,6 +267,41 @@ def test_flat_art_becomes_a_palette_image_and_a_gradient_is_not_banded() -> None
     assert quality.largest_shift(gradient, decoded) <= pass_module.PALETTE_SHIFT
 
 
+def test_a_large_texture_a_lossy_quality_matches_is_a_palette_only_where_its_sample_says_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above PALETTE_PIXELS, a texture that lossy WebP already matches: a grid of grey cells (at
+    most 256 colours) is stored exactly as a palette, four times smaller than lossy; where the
+    palette's sample, scaled up, does not undercut the lossy bytes, no whole-image lossless encode
+    is made at all."""
+    from types import SimpleNamespace
+
+    entry = SimpleNamespace(kind="color", image=SimpleNamespace(mime_type="image/png"), rough=False)
+    options = TexturesOptions()
+    levels = np.random.default_rng(4).integers(40, 220, (32, 32))
+    grey = np.repeat(np.repeat(levels, 64, axis=0), 64, axis=1)
+    grid = np.stack([grey] * 3, axis=-1).astype(np.uint8)
+    assert grid.shape[0] * grid.shape[1] > pass_module.PALETTE_PIXELS
+    lossy = pass_module._encoding(grid, (0, 1, 2), entry, "webp", True, options)
+    assert lossy is not None and not lossy[0].lossless
+    how, data, measured = pass_module._best_encoding(grid, (0, 1, 2), entry, "webp", True, options)
+    assert how.lossless and measured == pass_module.EXACT and len(data) * 3 < len(lossy[1])
+    np.testing.assert_array_equal(encoders.decode(data, "webp", 3), grid)
+
+    whole = []
+    real_encode = encoders.encode
+
+    def counting(array: np.ndarray, how: encoders.Encoding) -> bytes:
+        if how.lossless and array.shape == grid.shape:
+            whole.append(how)
+        return real_encode(array, how)
+
+    monkeypatch.setattr(encoders, "encode", counting)
+    cheap = (lossy[0], b"x" * 100, lossy[2])  # a lossy encoding no palette can undercut
+    assert pass_module._palette(grid, (0, 1, 2), cheap, entry, options) is None
+    assert whole == []
+
+
 def test_the_report_names_a_palette_and_the_output_is_valid(suite: Path, tmp_path: Path) -> None:
     """Through the pass and the writer: the suite's colour map replaced by a logo is reported as
     a palette within 4 levels, decodes to at most 256 colours, and the model stays valid."""

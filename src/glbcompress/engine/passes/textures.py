@@ -94,9 +94,14 @@ but puts steps into a smooth gradient (banding), which moves whole bands by up t
 gradient: 4.0; SphereLights' base colour, which has shaded gradients: 4.0; so it is merged within
 2 levels instead). SSIM hardly sees that banding (0.98 to 0.99 on such gradients)."""
 PALETTE_PIXELS = 1 << 20
-"""A texture that a lossy quality already matches is tried as a palette only up to this size:
-past it a lossless encode costs a second or more, and a photograph's lossy encoding wins anyway
-(CesiumMilkTruck's 2048x2048 texture has 136 colours, yet is 374 kB as a palette, 33 kB lossy)."""
+"""Above this size a texture that a lossy quality already matches is first encoded as a palette on
+a sample of a million pixels (quality.sample, four tiles of 512x512), and whole only where that
+sample's bytes, scaled to the whole image, undercut the lossy encoding: a lossless encode of the
+whole costs a second or more, and a photograph's lossy encoding wins anyway (CesiumMilkTruck's
+2048x2048 texture has 136 colours, yet is 374 kB as a palette, 33 kB lossy). A 2048x2048 grid of
+grey cells: lossy q11 13.9 kB, exact as a palette 3.6 kB."""
+PALETTE_SAMPLE = (512, 2)
+"""quality.sample's tile and grid for that estimate."""
 
 
 @dataclass
@@ -295,7 +300,7 @@ def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
     row["quality"] = chosen.quality
     if chosen.lossless or target == "png":
         row["quality"] = f"near-lossless ±{chosen.step // 2}" if chosen.step > 1 else "lossless"
-        if chosen.palette and measured != EXACT:
+        if chosen.palette:
             row["quality"] = f"palette ±{chosen.palette}"
     if target == "ktx2":
         row["codec"] = "uastc" if chosen.uastc else "etc1s"
@@ -361,31 +366,32 @@ def _best_encoding(
     from ..textures.classify import COLOR
 
     best = _encoding(array, read, entry, target, srgb, options)
-    lossy = best is not None and not best[0].lossless
     if (
         target == "webp"
         and not options.texture_quality
         and entry.kind == COLOR
         and entry.image.mime_type == "image/png"
-        and (not lossy or array.shape[0] * array.shape[1] <= PALETTE_PIXELS)
     ):
-        palette = _palette(array, read, best[0] if best else None, entry, options)
+        palette = _palette(array, read, best, entry, options)
         if palette is not None and (best is None or len(palette[1]) < len(best[1])):
             return palette
     return best
 
 
 def _palette(
-    array: Any, read: tuple[int, ...], like: Any, entry: Any, options: TexturesOptions
+    array: Any, read: tuple[int, ...], best: Any, entry: Any, options: TexturesOptions
 ) -> tuple[Any, bytes, tuple[float, float]] | None:
     """The image reduced to at most 256 colours within PALETTE_RADII levels (the widest that
     meets the goal and moves no area by more than PALETTE_SHIFT), as WebP lossless; None where no
-    radius does."""
+    radius does, or where a larger image's sample says it would not undercut best's lossy bytes
+    (PALETTE_PIXELS)."""
     from ..textures import palette, quality
     from ..textures.encoders import Encoding, encode
 
     goal = _goal(entry.kind, options)
-    base = like or Encoding("webp", kind=entry.kind)
+    base = best[0] if best else Encoding("webp", kind=entry.kind)
+    pixels = array.shape[0] * array.shape[1]
+    lossy_bytes = len(best[1]) if best and not best[0].lossless and pixels > PALETTE_PIXELS else 0
     for radius in PALETTE_RADII:
         reduced = palette.reduce(array, radius)
         if reduced is None:
@@ -393,7 +399,11 @@ def _palette(
         exact = reduced is array
         if not exact and quality.largest_shift(array, reduced) > PALETTE_SHIFT:
             continue  # banding: a narrower radius may not band
-        how = replace(base, lossless=True, step=1, palette=radius, quality=100)
+        how = replace(base, lossless=True, step=1, palette=0 if exact else radius, quality=100)
+        if lossy_bytes:
+            sample = quality.sample(reduced, *PALETTE_SAMPLE)
+            if len(encode(sample, how)) * pixels / (sample.shape[0] * sample.shape[1]) >= lossy_bytes:
+                return None  # a narrower radius would not be smaller
         data = encode(reduced, how)  # already a palette: encode's own reduction returns it as it is
         measured = _measure(array, data, how, read)
         if exact or goal.met(quality.Probe(radius, *measured, len(data))):
