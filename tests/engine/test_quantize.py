@@ -789,5 +789,8 @@ def test_too_little_vertex_data_to_pay_for_the_extension_stays_float(tmp_path: P
     assert forced.json["extensionsUsed"] == ["KHR_mesh_quantization"]
     grid = read(models.quad(tmp_path / "grid.glb", side=3))
     assert quantize(grid, DEFAULTS).get("accessors quantized")
+    no_meshes = read(models.quad(tmp_path / "none.glb"))
+    no_meshes.meshes.clear()
+    assert quantize(no_meshes, DEFAULTS) == {}  # nothing to quantize is not a skip
     if have_validator():
         assert validate(tmp_path / "tiny.out.glb")[0]["errors"] == 0

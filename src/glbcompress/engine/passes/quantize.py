@@ -96,7 +96,7 @@ def _cannot_pay(doc: Document) -> bool:
                 for accessor in attributes.values():
                     if isinstance(accessor, Accessor) and accessor.data.dtype == F32:
                         floats[id(accessor)] = accessor.data.nbytes
-    return sum(floats.values()) * 3 / 4 < DECLARATION_BYTES
+    return 0 < sum(floats.values()) * 3 / 4 < DECLARATION_BYTES  # no float data: nothing to skip
 
 
 # -- The position grid ------------------------------------------------------------------------------
