@@ -96,10 +96,8 @@ def largest_shift(a: np.ndarray, b: np.ndarray, channels: int = 3) -> float:
     colours of edges or noise moves single pixels, which an area's mean averages away."""
     a, b = _channels(a), _channels(b)
     win = min(WINDOW, a.shape[0], a.shape[1])
-    out_rows = a.shape[0] - win + 1
     largest = 0
-    for top in range(0, out_rows, STRIP_ROWS):
-        bottom = min(out_rows, top + STRIP_ROWS) + win - 1
+    for top, bottom in _window_strips(a.shape[0], win):
         for c in range(min(channels, a.shape[2])):
             diff = b[top:bottom, :, c].astype(np.int32) - a[top:bottom, :, c]
             largest = max(largest, int(np.abs(_box(diff, win)).max()))
@@ -127,8 +125,7 @@ def _channel_ssim(x: np.ndarray, y: np.ndarray, tile: int = 0) -> float:
         starts = np.arange(width - win + 1)
         inside = starts % tile <= tile - win
     else:  # strips of output rows, each with the win - 1 input rows its windows also cover
-        out_rows = height - win + 1
-        strips = [(top, min(out_rows, top + STRIP_ROWS) + win - 1) for top in range(0, out_rows, STRIP_ROWS)]
+        strips = _window_strips(height, win)
         inside = None
     for top, bottom in strips:
         if bottom - top < win:
@@ -152,6 +149,13 @@ def _channel_ssim(x: np.ndarray, y: np.ndarray, tile: int = 0) -> float:
     if detailed_count >= MIN_STRUCTURED * count:
         return detailed / detailed_count
     return total / count
+
+
+def _window_strips(height: int, win: int) -> list[tuple[int, int]]:
+    """Row ranges of at most STRIP_ROWS windows' top rows each, with the win - 1 rows below that
+    those windows also cover: together they hold every win-row window exactly once."""
+    out_rows = height - win + 1
+    return [(top, min(out_rows, top + STRIP_ROWS) + win - 1) for top in range(0, out_rows, STRIP_ROWS)]
 
 
 def _box(values: np.ndarray, win: int) -> np.ndarray:
