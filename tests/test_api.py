@@ -112,3 +112,15 @@ def test_package_exports() -> None:
     for error in (glbcompress.InvalidModel, glbcompress.UnsupportedModel, glbcompress.LimitExceeded):
         assert issubclass(error, glbcompress.EngineError)
     assert glbcompress.__version__
+
+
+def test_scene_after_counts_what_the_file_holds(tmp_path: Path) -> None:
+    """A re-encoded texture's old image stays in the document until the writer drops it: the
+    figures after must describe the output file (one image, not the old one and the new)."""
+    src = textured_box(tmp_path / "box.glb")
+    dst = tmp_path / "out.glb"
+    report = glbcompress.compress(src, dst, {"texture_format": "webp"}, preset="balanced")
+    written = read(dst)
+    assert [im.mime_type for im in written.images] == ["image/webp"]
+    assert report.scene_after == scene_stats(written)
+    assert report.scene_after.images == report.scene_before.images == 1

@@ -84,7 +84,7 @@ def compress(
         before=doc.info["input_breakdown"],
         after=written.breakdown,
         scene_before=before,
-        scene_after=scene_stats(doc),
+        scene_after=scene_stats(doc, written=True),
         passes=passes,
         fidelity=fidelity,
         warnings=warnings,

@@ -8,6 +8,7 @@ from typing import Any
 
 from .breakdown import ByteBreakdown
 from .document import Accessor, Document
+from .links import reachable
 from .records import dataclass
 from .transforms import scene_graph
 
@@ -48,22 +49,32 @@ def primitive_triangles(prim: dict) -> int:
     return TRIANGLE_MODES[mode](n)
 
 
-def scene_stats(doc: Document) -> SceneStats:
+def scene_stats(doc: Document, written: bool = False) -> SceneStats:
+    """The document's figures. written: only what the writer emits (objects reachable from the
+    scenes and animations), so that the figures after compression describe the output file, not
+    images and accessors a pass replaced and left behind for the writer to drop."""
+    keep = reachable(doc) if written else None
+
+    def counted(items: list) -> list:
+        return items if keep is None else [o for o in items if id(o) in keep]
+
+    meshes = counted(doc.meshes)
     stats = SceneStats(
-        nodes=len(doc.nodes),
-        meshes=len(doc.meshes),
-        materials=len(doc.materials),
-        textures=len(doc.textures),
-        images=len(doc.images),
-        animations=len(doc.animations),
-        skins=len(doc.skins),
+        nodes=len(counted(doc.nodes)),
+        meshes=len(meshes),
+        materials=len(counted(doc.materials)),
+        textures=len(counted(doc.textures)),
+        images=len(counted(doc.images)),
+        animations=len(counted(doc.animations)),
+        skins=len(counted(doc.skins)),
     )
-    for _mesh, prim in doc.primitives():
-        stats.primitives += 1
-        position = prim.get("attributes", {}).get("POSITION")
-        if isinstance(position, Accessor):
-            stats.vertices += position.count
-        stats.morph_targets += len(prim.get("targets", []))
+    for mesh in meshes:
+        for prim in mesh.get("primitives", []):
+            stats.primitives += 1
+            position = prim.get("attributes", {}).get("POSITION")
+            if isinstance(position, Accessor):
+                stats.vertices += position.count
+            stats.morph_targets += len(prim.get("targets", []))
     for node, _parent in scene_graph(doc):
         mesh = node.get("mesh")
         if not isinstance(mesh, dict):
