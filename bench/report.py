@@ -194,6 +194,7 @@ def texture_goal(models: list[dict]) -> dict[str, Any] | None:
         "fidelity_pass": fidelity_pass,
         "total_seconds": t_ours,
         "reference_total_seconds": t_ref,
+        "config_total_seconds": {c: sum(table[c][n]["seconds"] for n in common) for c in TEXTURE_CONFIGS},
         "time_pass": bool(common) and t_ours <= TEXTURE_TIME_FACTOR * t_ref,
     }
 
@@ -226,6 +227,8 @@ def texture_goal_lines(goal: dict[str, Any]) -> list[str]:
         f"{_verdict(goal['time_pass'])} total wall time {t:.2f} s <= {TEXTURE_TIME_FACTOR:g} x "
         f"{TEXTURE_TIME_REFERENCE} {t_ref:.2f} s = {TEXTURE_TIME_FACTOR * t_ref:.2f} s"
     )
+    totals = ", ".join(f"{c} {s:.2f} s" for c, s in goal["config_total_seconds"].items())
+    lines.append(f"INFO total wall time of every configuration over the same models: {totals}")
     return lines
 
 
