@@ -17,10 +17,9 @@ from PIL import Image as PILImage
 from glbcompress.engine.document import Document, Image
 from glbcompress.engine.errors import InvalidOptions, LimitExceeded
 from glbcompress.engine.limits import Limits
-from glbcompress.engine.passes import textures as pass_module
 from glbcompress.engine.passes.textures import TexturesOptions, textures
 from glbcompress.engine.reader import read
-from glbcompress.engine.textures import basisu, encoders, quality
+from glbcompress.engine.textures import basisu, choose, encoders, quality
 from glbcompress.engine.textures.classify import image_uses
 from glbcompress.engine.textures.solid import srgb_to_linear
 from glbcompress.engine.writer import write_glb
@@ -97,8 +96,8 @@ def test_webp_meets_targets_and_requires_its_extension(suite: Path, tmp_path: Pa
     for name in ("colour", "normal", "orm", "shared", "transformed", "blended"):
         row = rows[name]
         assert row["after"]["format"] == "webp", row
-        assert row["ssim"] >= goal[row["class"]] - pass_module.SAMPLE_SLACK, row
-        assert row["psnr"] >= pass_module.MIN_PSNR[row["class"]] - 1, row
+        assert row["ssim"] >= goal[row["class"]] - choose.SAMPLE_SLACK, row
+        assert row["psnr"] >= choose.MIN_PSNR[row["class"]] - 1, row
         assert row["after"]["bytes"] < row["before"]["bytes"]
     assert gltf["extensionsRequired"] == ["EXT_texture_webp"]
     for texture in gltf["textures"]:
@@ -139,7 +138,7 @@ def test_data_map_no_lossy_quality_matches_goes_near_lossless(suite: Path, tmp_p
     near-lossless instead of exact, every value within its step of the source."""
     doc, report, _gltf = _run(suite, tmp_path / "out.glb")
     row = _rows(report)["orm"]
-    step = pass_module.NEAR_LOSSLESS_STEPS["data"][0]
+    step = choose.NEAR_LOSSLESS_STEPS["data"][0]
     assert row["quality"] == f"near-lossless ±{step // 2}", row
     orm = _material(doc, "ORM")["pbrMetallicRoughness"]["metallicRoughnessTexture"]["index"]
     decoded = _pixels(_image(orm, "EXT_texture_webp")).astype(int)
@@ -166,10 +165,10 @@ def test_a_goal_near_what_webp_reaches_on_a_jpeg_is_relaxed_not_bought() -> None
     found = {}
     for mime in ("image/jpeg", "image/png"):
         entry = SimpleNamespace(kind="data", image=SimpleNamespace(mime_type=mime))
-        found[mime] = pass_module._best_encoding(source, read, entry, "webp", False, options)
+        found[mime] = choose.best_encoding(source, read, entry, "webp", False, options)
     how, data, (ssim, _psnr) = found["image/jpeg"]
     assert not how.lossless and how.quality < 100
-    assert best - pass_module.LOSSY_SOURCE_SLACK[0] <= ssim < options.texture_ssim_data
+    assert best - choose.LOSSY_SOURCE_SLACK[0] <= ssim < options.texture_ssim_data
     _how, png_data, (png_ssim, _) = found["image/png"]
     assert png_ssim >= options.texture_ssim_data and len(png_data) > len(data)
 
@@ -189,12 +188,12 @@ def test_a_jpeg_normal_map_is_relaxed_only_on_rough_surfaces() -> None:
     found = {}
     for rough in (True, False):
         entry = SimpleNamespace(kind="normal", image=SimpleNamespace(mime_type="image/jpeg"), rough=rough)
-        found[rough] = pass_module._best_encoding(source, (0, 1, 2), entry, "webp", False, TexturesOptions())
+        found[rough] = choose.best_encoding(source, (0, 1, 2), entry, "webp", False, TexturesOptions())
     glossy_how, glossy_data, (best, _psnr) = found[False]
     assert glossy_how.quality == 100 and best < TexturesOptions().texture_ssim_normal
     rough_how, rough_data, (ssim, _psnr) = found[True]
     assert rough_how.quality < 100 and len(rough_data) < len(glossy_data)
-    assert best - pass_module.LOSSY_SOURCE_SLACK[0] - pass_module.SAMPLE_SLACK <= ssim
+    assert best - choose.LOSSY_SOURCE_SLACK[0] - choose.SAMPLE_SLACK <= ssim
 
 
 def test_a_png_normal_map_on_rough_surfaces_goes_coarser_near_lossless() -> None:
@@ -209,7 +208,7 @@ def test_a_png_normal_map_on_rough_surfaces_goes_coarser_near_lossless() -> None
     found = {}
     for rough in (True, False):
         entry = SimpleNamespace(kind="normal", image=SimpleNamespace(mime_type="image/png"), rough=rough)
-        found[rough] = pass_module._best_encoding(source, (0, 1, 2), entry, "webp", False, TexturesOptions())
+        found[rough] = choose.best_encoding(source, (0, 1, 2), entry, "webp", False, TexturesOptions())
     for rough, steps in ((True, (5, 7)), (False, (3,))):
         how, data, (ssim, _psnr) = found[rough]
         assert how.lossless and how.step in steps, how
@@ -250,21 +249,21 @@ def test_flat_art_becomes_a_palette_image_and_a_gradient_is_not_banded() -> None
     entry = SimpleNamespace(kind="color", image=SimpleNamespace(mime_type="image/png"), rough=False)
     options = TexturesOptions()
     logo = tm.logo_map()
-    how, data, (ssim, _psnr) = pass_module._best_encoding(logo, (0, 1, 2), entry, "webp", True, options)
+    how, data, (ssim, _psnr) = choose.best_encoding(logo, (0, 1, 2), entry, "webp", True, options)
     assert how.lossless and how.palette == 4 and ssim >= options.texture_ssim, how
     decoded = encoders.decode(data, "webp", 3)
     assert len(PILImage.fromarray(decoded).getcolors(1 << 20)) <= 256
     assert np.abs(decoded.astype(int) - logo).max() <= 4
-    without, without_data, _ = pass_module._encoding(logo, (0, 1, 2), entry, "webp", True, options)
+    without, without_data, _ = choose._encoding(logo, (0, 1, 2), entry, "webp", True, options)
     assert without.step > 1 and len(data) < 0.8 * len(without_data)  # near-lossless before
 
     gradient = tm.gradient_map()
     banded = encoders.palette.reduce(gradient, 4)
-    assert banded is not None and quality.largest_shift(gradient, banded) > pass_module.PALETTE_SHIFT
-    how, data, _measured = pass_module._best_encoding(gradient, (0, 1, 2), entry, "webp", True, options)
+    assert banded is not None and quality.largest_shift(gradient, banded) > choose.PALETTE_SHIFT
+    how, data, _measured = choose.best_encoding(gradient, (0, 1, 2), entry, "webp", True, options)
     assert how.palette != 4, how
     decoded = encoders.decode(data, "webp", 3)
-    assert quality.largest_shift(gradient, decoded) <= pass_module.PALETTE_SHIFT
+    assert quality.largest_shift(gradient, decoded) <= choose.PALETTE_SHIFT
 
 
 def test_a_large_texture_a_lossy_quality_matches_is_a_palette_only_where_its_sample_says_so(
@@ -281,25 +280,24 @@ def test_a_large_texture_a_lossy_quality_matches_is_a_palette_only_where_its_sam
     levels = np.random.default_rng(4).integers(40, 220, (32, 32))
     grey = np.repeat(np.repeat(levels, 64, axis=0), 64, axis=1)
     grid = np.stack([grey] * 3, axis=-1).astype(np.uint8)
-    assert grid.shape[0] * grid.shape[1] > pass_module.PALETTE_PIXELS
-    lossy = pass_module._encoding(grid, (0, 1, 2), entry, "webp", True, options)
+    assert grid.shape[0] * grid.shape[1] > choose.PALETTE_PIXELS
+    lossy = choose._encoding(grid, (0, 1, 2), entry, "webp", True, options)
     assert lossy is not None and not lossy[0].lossless
-    how, data, measured = pass_module._best_encoding(grid, (0, 1, 2), entry, "webp", True, options)
-    assert how.lossless and measured == pass_module.EXACT and len(data) * 3 < len(lossy[1])
+    how, data, measured = choose.best_encoding(grid, (0, 1, 2), entry, "webp", True, options)
+    assert how.lossless and measured == choose.EXACT and len(data) * 3 < len(lossy[1])
     np.testing.assert_array_equal(encoders.decode(data, "webp", 3), grid)
 
-    whole = []
+    shapes = []
     real_encode = encoders.encode
 
     def counting(array: np.ndarray, how: encoders.Encoding) -> bytes:
-        if how.lossless and array.shape == grid.shape:
-            whole.append(how)
+        shapes.append((array.shape, how.lossless))
         return real_encode(array, how)
 
-    monkeypatch.setattr(encoders, "encode", counting)
+    monkeypatch.setattr(choose, "encode", counting)
     cheap = (lossy[0], b"x" * 100, lossy[2])  # a lossy encoding no palette can undercut
-    assert pass_module._palette(grid, (0, 1, 2), cheap, entry, options) is None
-    assert whole == []
+    assert choose._palette(grid, (0, 1, 2), cheap, entry, options) is None
+    assert shapes and (grid.shape, True) not in shapes  # the sample was encoded, the whole never
 
 
 def test_the_report_names_a_palette_and_the_output_is_valid(suite: Path, tmp_path: Path) -> None:
@@ -434,7 +432,7 @@ def test_lossy_formats_decode_and_meet_targets(fmt: str, suite: Path, tmp_path: 
     colour = _material(doc, "Colour")["pbrMetallicRoughness"]["baseColorTexture"]["index"]
     pixels = _pixels(_image(colour, extension))
     assert pixels[: tm.SIZE // 2, :, 0].mean() > 150 > pixels[tm.SIZE // 2 :, :, 0].mean()
-    assert quality.ssim(pixels, tm.colour_map()) >= options.texture_ssim - pass_module.SAMPLE_SLACK
+    assert quality.ssim(pixels, tm.colour_map()) >= options.texture_ssim - choose.SAMPLE_SLACK
     if fmt == "jpeg":
         assert gltf["extensionsUsed"] == ["KHR_texture_transform"]  # no image extension
         assert _rows(report)["blended"]["after"]["format"] == "png"  # its alpha is read
@@ -774,8 +772,8 @@ def test_search_on_a_whole_texture_picks_what_a_whole_image_metric_picks(tmp_pat
         out = encoders.decode(encoders.encode(source, encoders.Encoding("webp", q)), "webp", 3)
         return quality.Probe(q, quality.ssim(source, out), quality.psnr(source, out), 0)
 
-    goal = pass_module._goal("color", TexturesOptions())
-    reference = quality.lowest_quality(whole, goal, low=pass_module.AUTO_LOWEST)
+    goal = choose.class_goal("color", TexturesOptions())
+    reference = quality.lowest_quality(whole, goal, low=choose.AUTO_LOWEST)
     assert reference is not None and abs(row["quality"] - reference.quality) <= 3, (row, reference)
 
 
@@ -793,7 +791,7 @@ def test_large_texture_is_searched_on_a_mosaic_and_reported_honestly(tmp_path: P
     out = _pixels(doc.images[-1])
     every_pixel = quality.ssim(source, out)
     assert abs(every_pixel - row["ssim"]) < 0.01, (every_pixel, row)
-    assert every_pixel >= TexturesOptions().texture_ssim - pass_module.SAMPLE_SLACK
+    assert every_pixel >= TexturesOptions().texture_ssim - choose.SAMPLE_SLACK
 
 
 # -- corpus ---------------------------------------------------------------------------------------
@@ -831,7 +829,7 @@ def test_corpus_model(name: str, tmp_path: Path) -> None:
         "data": options.texture_ssim_data,
     }
     for row in report.get("textures", []):
-        if "ssim" in row and row["ssim"] < goal[row["class"]] - pass_module.SAMPLE_SLACK:
+        if "ssim" in row and row["ssim"] < goal[row["class"]] - choose.SAMPLE_SLACK:
             # Only a lossy source may miss the target (it is then relaxed to what the codec reaches).
             assert row["before"]["format"] != "png", row
     result = read(out)
@@ -872,7 +870,7 @@ def test_presets_give_valid_output_and_decoded_copy(preset: str, suite: Path, tm
         assert report.after.textures < report.before.textures / 3
         t = options.textures
         lowest_target = min(t.texture_ssim, t.texture_ssim_normal, t.texture_ssim_data)
-        assert report.fidelity["texture_min_ssim"] >= lowest_target - pass_module.SAMPLE_SLACK
+        assert report.fidelity["texture_min_ssim"] >= lowest_target - choose.SAMPLE_SLACK
     assert textures_report["texture slots folded into factors"] == 3
 
 
