@@ -3,6 +3,7 @@ helpers the package exports."""
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import glbcompress
 from glbcompress.engine.reader import read
 from glbcompress.engine.report import scene_stats
+from tests.fixtures import texture_models as tm
 from tests.fixtures.cli_models import broken_glb, off_options
 from tests.fixtures.models import morph_cube, skinned_rig, textured_box
 
@@ -124,3 +126,35 @@ def test_scene_after_counts_what_the_file_holds(tmp_path: Path) -> None:
     assert [im.mime_type for im in written.images] == ["image/webp"]
     assert report.scene_after == scene_stats(written)
     assert report.scene_after.images == report.scene_before.images == 1
+
+
+def test_the_textures_pass_reports_each_finished_image(tmp_path: Path) -> None:
+    """Re-encoding images is nearly all of a textured model's time: the textures pass owns most of
+    the bar and moves it as each image is finished ("textures 3/5"), in order and to the end."""
+    from glbcompress.engine.pipeline import TEXTURES_SHARE
+    from glbcompress.engine.reader import read as read_model
+
+    src = tm.texture_suite(tmp_path / "suite.glb")
+    images = len(read_model(src).images)
+    assert images >= 3
+    calls: list[tuple[str, float]] = []
+    glbcompress.compress(src, tmp_path / "out.glb", progress=lambda s, f: calls.append((s, f)))
+    fractions = [f for _, f in calls]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    steps = [s for s, _ in calls]
+    first = steps.index("textures")
+    counts = [s for s in steps if s.startswith("textures ")]
+    assert counts == [f"textures {n}/{len(counts)}" for n in range(1, len(counts) + 1)]
+    assert len(counts) >= 3  # one per image the pass re-encodes (solid and shared ones included)
+    last = steps.index(counts[-1])
+    assert fractions[last] - fractions[first] == pytest.approx(0.8 * TEXTURES_SHARE)
+
+
+def test_an_untextured_model_shares_the_bar_equally(tmp_path: Path) -> None:
+    calls: list[tuple[str, float]] = []
+    glbcompress.compress(
+        morph_cube(tmp_path / "m.glb"), tmp_path / "o.glb", progress=lambda s, f: calls.append((s, f))
+    )
+    starts = [f for s, f in calls if s not in ("read", "write", "done")]
+    gaps = {round(b - a, 9) for a, b in pairwise(starts)}
+    assert len(gaps) == 1 and not any(s.startswith("textures ") for s, _ in calls)

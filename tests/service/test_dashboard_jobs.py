@@ -22,7 +22,7 @@ from glbcompress.service.db import ApiKey, Job, JobSource, User, utcnow
 from glbcompress.service.jobs import usage
 from glbcompress.service.settings import Settings
 from glbcompress.service.web.compress import VIEWER_CSP
-from glbcompress.service.web.figures import format_ratio, format_size, texture_rows
+from glbcompress.service.web.figures import format_ratio, format_size, step_label, texture_rows
 from glbcompress.service.web.options_panel import NOT_IN_JOBS
 from tests.fixtures.models import generate_all
 
@@ -509,3 +509,8 @@ def test_figures_for_people() -> None:
     assert format_ratio(100, 100) == "no smaller"
     assert format_ratio(100, 150) == "50% larger"
     assert format_ratio(10_000, 1) == ">99% smaller"
+    assert step_label("textures") == "Compressing textures"
+    assert step_label("textures 2/5") == "Compressing textures (2 of 5)"
+    assert step_label("target size: try 3") == "Searching for the target size (try 3)"
+    assert step_label("target size") == "Searching for the target size"
+    assert step_label("LOD1: quantize") == "LOD1: quantize"

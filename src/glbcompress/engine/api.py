@@ -20,8 +20,8 @@ from . import lods, pipeline
 from .errors import EngineError, InvalidModel, InvalidOptions, LimitExceeded, UnsupportedModel
 from .limits import DEFAULT_LIMITS, Limits
 from .options import Options, schema
-from .pipeline import Progress
 from .presets import DEFAULT_PRESET, PRESET_HELP, PRESETS, preset, resolve
+from .progress import Progress
 from .report import Report
 
 __all__ = [

@@ -37,6 +37,7 @@ from .errors import InvalidOptions
 from .limits import DEFAULT_LIMITS, Limits
 from .options import FIELD_OWNER, Options
 from .passes.simplify import DEFAULTS as SIMPLIFY_DEFAULTS
+from .progress import quiet
 from .report import PassReport, Report
 
 MEGABYTE = 1_000_000
@@ -316,10 +317,6 @@ class _Search:
                 trial.path.unlink(missing_ok=True)
 
 
-def _quiet(step: str, fraction: float) -> None:
-    pass
-
-
 def compress_to_budget(
     src: str | Path,
     dst: str | Path,
@@ -333,7 +330,7 @@ def compress_to_budget(
         raise InvalidOptions("target_size_mb must be a positive number of megabytes.")
     started = time.perf_counter()
     dst = Path(dst)
-    search = _Search(src, dst, options, progress or _quiet, limits)
+    search = _Search(src, dst, options, progress or quiet, limits)
     chosen = None
     try:
         chosen = search.search()

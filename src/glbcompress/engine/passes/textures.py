@@ -34,6 +34,7 @@ from ..document import Document, Image
 from ..errors import EngineError, InvalidOptions, LimitExceeded
 from ..limits import DEFAULT_LIMITS
 from ..pass_options import TexturesOptions
+from ..progress import pass_progress
 
 NAME = "textures"
 
@@ -70,7 +71,7 @@ def textures(doc: Document, options: TexturesOptions = DEFAULTS) -> dict:
         where = _where(entry.image, index_of[id(entry.image)])
         return _process(entry, where, options, limits.max_image_pixels)
 
-    results = _parallel(work, entries)
+    results = _parallel(work, entries, pass_progress(doc))
     out: dict[str, Any] = {}
     rows, warnings = [], []
     folded = solid_images = 0
@@ -126,15 +127,25 @@ def _where(image: Image, index: int) -> str:
     return f"images[{index}]" + (f" ({name})" if name else "")
 
 
-def _parallel(work: Callable[[Any], _Result], entries: list) -> list[_Result]:
-    """work(entry) for every entry on a thread pool; results (and the first error) in order."""
-    workers = min(len(entries), os.cpu_count() or 1)
+def _parallel(
+    work: Callable[[Any], _Result], entries: list, report: Callable[[float, str], None]
+) -> list[_Result]:
+    """work(entry) for every entry on a thread pool; results (and the first error) in order.
+    report(fraction, "done/total") as each image is finished (from this thread)."""
+    total = len(entries)
+    workers = min(total, os.cpu_count() or 1)
     if workers <= 1:
-        return [work(e) for e in entries]
-    from concurrent.futures import ThreadPoolExecutor
+        results = []
+        for entry in entries:
+            results.append(work(entry))
+            report(len(results) / total, f"{len(results)}/{total}")
+        return results
+    from concurrent.futures import ThreadPoolExecutor, as_completed
 
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="textures") as pool:
         futures = [pool.submit(work, e) for e in entries]
+        for done, _future in enumerate(as_completed(futures), 1):
+            report(done / total, f"{done}/{total}")
         return [f.result() for f in futures]
 
 

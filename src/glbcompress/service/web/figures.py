@@ -85,8 +85,13 @@ def format_time(when: datetime | None) -> str:
 
 
 def step_label(step: str) -> str:
+    """A step in words; a pass's own progress ("textures 2/5") as "Compressing textures (2 of 5)"."""
     if step.startswith("target size"):
-        return "Searching for the target size" + step[len("target size") :].replace(":", "", 1)
+        detail = step[len("target size") :].lstrip(": ")
+        return "Searching for the target size" + (f" ({detail})" if detail else "")
+    name, _, detail = step.partition(" ")
+    if detail and name in STEPS:
+        return f"{STEPS[name]} ({detail.replace('/', ' of ')})"
     return STEPS.get(step, step)
 
 
