@@ -202,6 +202,10 @@ def test_start_up_does_not_load_the_http_library(code: str) -> None:
     assert out.stdout.strip() == "[]"
 
 
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_stops_at_once_even_while_waiting_for_the_server(tmp_path: Path) -> None:
     if COMMAND is None:
         pytest.skip("the glbcompress command is not installed (pip install -e .)")
@@ -214,6 +218,9 @@ def test_ctrl_c_stops_at_once_even_while_waiting_for_the_server(tmp_path: Path) 
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
+            # As from a terminal: a suite started in the background (a shell's `cmd &`) ignores
+            # SIGINT, and a child inherits that, so Ctrl-C would never reach the command.
+            preexec_fn=_default_sigint,
         )
         deadline = time.monotonic() + 60
         while len(server.requests) < 2 and time.monotonic() < deadline:  # two uploads in, both waiting
