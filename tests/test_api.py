@@ -130,23 +130,23 @@ def test_scene_after_counts_what_the_file_holds(tmp_path: Path) -> None:
 
 def test_the_textures_pass_reports_each_finished_image(tmp_path: Path) -> None:
     """Re-encoding images is nearly all of a textured model's time: the textures pass owns most of
-    the bar and moves it as each image is finished ("textures 3/5"), in order and to the end."""
+    the bar and moves it as images are worked on and finished ("textures 3/5"), to its end."""
     from glbcompress.engine.pipeline import TEXTURES_SHARE
     from glbcompress.engine.reader import read as read_model
 
     src = tm.texture_suite(tmp_path / "suite.glb")
-    images = len(read_model(src).images)
-    assert images >= 3
+    assert len(read_model(src).images) >= 3
     calls: list[tuple[str, float]] = []
     glbcompress.compress(src, tmp_path / "out.glb", progress=lambda s, f: calls.append((s, f)))
     fractions = [f for _, f in calls]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     steps = [s for s, _ in calls]
     first = steps.index("textures")
-    counts = [s for s in steps if s.startswith("textures ")]
-    assert counts == [f"textures {n}/{len(counts)}" for n in range(1, len(counts) + 1)]
-    assert len(counts) >= 3  # one per image the pass re-encodes (solid and shared ones included)
-    last = steps.index(counts[-1])
+    details = [s.removeprefix("textures ").split("/") for s in steps if s.startswith("textures ")]
+    total = int(details[-1][1])
+    finished = [int(done) for done, _ in details]
+    assert total >= 3 and finished == sorted(finished) and set(range(1, total + 1)) <= set(finished)
+    last = len(steps) - 1 - steps[::-1].index(f"textures {total}/{total}")
     assert fractions[last] - fractions[first] == pytest.approx(0.8 * TEXTURES_SHARE)
 
 
@@ -158,3 +158,18 @@ def test_an_untextured_model_shares_the_bar_equally(tmp_path: Path) -> None:
     starts = [f for s, f in calls if s not in ("read", "write", "done")]
     gaps = {round(b - a, 9) for a, b in pairwise(starts)}
     assert len(gaps) == 1 and not any(s.startswith("textures ") for s, _ in calls)
+
+
+def test_a_single_image_moves_the_bar_as_it_is_searched(tmp_path: Path) -> None:
+    """One image is the whole textures pass: the bar moves with each encode of its search
+    ("textures 0/1" at rising fractions), and reaches the pass's end when the image is done."""
+    from glbcompress.engine.pipeline import TEXTURES_SHARE
+
+    calls: list[tuple[str, float]] = []
+    src = tm.large_texture(tmp_path / "large.glb", 512)
+    glbcompress.compress(src, tmp_path / "out.glb", progress=lambda s, f: calls.append((s, f)))
+    start = next(f for s, f in calls if s == "textures")
+    during = [f for s, f in calls if s == "textures 0/1"]
+    assert len(during) >= 2 and during == sorted(during)
+    assert start < during[0] and during[-1] < start + 0.8 * TEXTURES_SHARE
+    assert [f for s, f in calls if s == "textures 1/1"] == [pytest.approx(start + 0.8 * TEXTURES_SHARE)]

@@ -19,6 +19,8 @@ Example::
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -84,6 +86,19 @@ PALETTE_SAMPLE = (512, 2)
 """quality.sample's tile and grid for that estimate."""
 
 
+ENCODED: ContextVar[Callable[[], None] | None] = ContextVar("encoded", default=None)
+"""Called after each encode the current thread makes (the textures pass counts an image's encodes
+to show how far it has got)."""
+
+
+def _encode(array: Any, how: Encoding) -> bytes:
+    data = encode(array, how)
+    counted = ENCODED.get()
+    if counted is not None:
+        counted()
+    return data
+
+
 def class_goal(kind: str, options: TexturesOptions) -> quality.Goal:
     """What a texture of this class must reach under these options."""
     ssim = {COLOR: options.texture_ssim, NORMAL: options.texture_ssim_normal, DATA: options.texture_ssim_data}
@@ -133,9 +148,9 @@ def _palette(
         how = replace(base, lossless=True, step=1, palette=0 if exact else radius, quality=100)
         if lossy_bytes:
             sample = quality.sample(reduced, *PALETTE_SAMPLE)
-            if len(encode(sample, how)) * pixels / (sample.shape[0] * sample.shape[1]) >= lossy_bytes:
+            if len(_encode(sample, how)) * pixels / (sample.shape[0] * sample.shape[1]) >= lossy_bytes:
                 return None  # a narrower radius would not be smaller
-        data = encode(reduced, how)  # already a palette: encode's own reduction returns it as it is
+        data = _encode(reduced, how)  # already a palette: encode's own reduction returns it as it is
         measured = measure(array, data, how, read)
         if exact or goal.met(quality.Probe(radius, *measured, len(data))):
             return how, data, measured
@@ -152,14 +167,14 @@ def _encoding(
     )
     base = Encoding(target, 100, False, entry.kind, srgb is not False, uastc)
     if target == "png":
-        return base, encode(array, base), EXACT
+        return base, _encode(array, base), EXACT
     goal = class_goal(entry.kind, options)
     lossless_source = entry.image.mime_type == "image/png"
     if target == "ktx2" and not options.texture_quality:
         return _ktx2_auto(array, read, base, goal, options, climb=lossless_source)
     if options.texture_quality:
         how = replace(base, quality=options.texture_quality)
-        data = encode(array, how)
+        data = _encode(array, how)
         return how, data, measure(array, data, how, read)
     sample = quality.sample(array)
     mosaic_tile = 0 if sample is array else quality.SEARCH_TILE
@@ -168,7 +183,7 @@ def _encoding(
     def probe(q: int) -> quality.Probe:
         if q not in tried:
             how = replace(base, quality=q)
-            data = encode(sample, how)
+            data = _encode(sample, how)
             tried[q] = (quality.Probe(q, *measure(sample, data, how, read, mosaic_tile), len(data)), data)
         return tried[q][0]
 
@@ -213,7 +228,7 @@ def _encoding(
 
     def encode_whole(q: int) -> float:
         how = replace(base, quality=q)
-        data = encode(array, how)
+        data = _encode(array, how)
         whole[q] = (how, data, measure(array, data, how, read))
         return whole[q][2][0]
 
@@ -237,7 +252,7 @@ def _ktx2_auto(
         ladder = ladder[:1]
     for uastc, level in ladder:
         how = replace(base, uastc=uastc, quality=level)
-        data = encode(array, how)
+        data = _encode(array, how)
         measured = measure(array, data, how, read)
         if goal.met(quality.Probe(level, measured[0] + SAMPLE_SLACK, measured[1], len(data))):
             break
@@ -267,14 +282,14 @@ def _strongest(
     if base.format == "webp" and lossless_source:
         for step in steps:
             how = replace(base, lossless=True, step=step)
-            data = encode(array, how)
+            data = _encode(array, how)
             measured = measure(array, data, how, read)
             if goal.met(quality.Probe(step, *measured, len(data))):
                 return how, data, measured
         how = replace(base, lossless=True)
-        return how, encode(array, how), EXACT
+        return how, _encode(array, how), EXACT
     how = replace(base, quality=100, full_chroma=True)
-    data = encode(array, how)
+    data = _encode(array, how)
     return how, data, measure(array, data, how, read)
 
 
