@@ -18,6 +18,7 @@ from glbcompress.engine.document import Document, Image
 from glbcompress.engine.errors import InvalidOptions, LimitExceeded
 from glbcompress.engine.limits import Limits
 from glbcompress.engine.passes.textures import TexturesOptions, textures
+from glbcompress.engine.presets import resolve
 from glbcompress.engine.reader import read
 from glbcompress.engine.textures import basisu, choose, encoders, quality
 from glbcompress.engine.textures.classify import image_uses
@@ -264,6 +265,42 @@ def test_flat_art_becomes_a_palette_image_and_a_gradient_is_not_banded() -> None
     assert how.palette != 4, how
     decoded = encoders.decode(data, "webp", 3)
     assert quality.largest_shift(gradient, decoded) <= choose.PALETTE_SHIFT
+
+
+def test_texture_near_lossless_sets_the_colour_steps_and_palette_radii() -> None:
+    steps = {
+        n: choose.near_lossless_steps("color", TexturesOptions(texture_near_lossless=n)) for n in range(5)
+    }
+    assert steps == {0: (), 1: (3,), 2: (5, 3), 3: (7, 5, 3), 4: (9, 7, 5, 3)}
+    radii = {n: choose.palette_radii(TexturesOptions(texture_near_lossless=n)) for n in range(5)}
+    assert radii == {0: (0,), 1: (2,), 2: (4, 2), 3: (6, 3), 4: (8, 4, 2)}
+    data = TexturesOptions(texture_near_lossless=4)
+    assert choose.near_lossless_steps("data", data) == choose.NEAR_LOSSLESS_STEPS["data"]  # colour only
+    with pytest.raises(InvalidOptions, match="texture_near_lossless"):
+        resolve("max", {"texture_near_lossless": 9})
+
+
+def test_max_merges_flat_art_further_but_never_bands_a_gradient() -> None:
+    """texture_near_lossless 4 (max): the logo becomes a palette within 8 levels, smaller than
+    balanced's within 4; the gradient, which rounding or merging beyond 2 levels would band, gets
+    nothing coarser than balanced does (every area within PALETTE_SHIFT of its source)."""
+    from types import SimpleNamespace
+
+    entry = SimpleNamespace(kind="color", image=SimpleNamespace(mime_type="image/png"), rough=False)
+    balanced, wider = TexturesOptions(), TexturesOptions(texture_near_lossless=4)
+    logo = tm.logo_map()
+    narrow = choose.best_encoding(logo, (0, 1, 2), entry, "webp", True, balanced)
+    how, data, (ssim, _psnr) = choose.best_encoding(logo, (0, 1, 2), entry, "webp", True, wider)
+    assert how.palette == 8 and len(data) < len(narrow[1]) and ssim >= wider.texture_ssim, how
+    decoded = encoders.decode(data, "webp", 3)
+    assert np.abs(decoded.astype(int) - logo).max() <= 8
+    assert quality.largest_shift(logo, decoded) <= choose.PALETTE_SHIFT
+
+    gradient = tm.gradient_map()
+    assert quality.largest_shift(gradient, encoders.posterize(gradient, 9)) > choose.PALETTE_SHIFT
+    how, data, _measured = choose.best_encoding(gradient, (0, 1, 2), entry, "webp", True, wider)
+    assert how.palette <= 2 and how.step <= 5, how
+    assert quality.largest_shift(gradient, encoders.decode(data, "webp", 3)) <= choose.PALETTE_SHIFT
 
 
 def test_a_large_texture_a_lossy_quality_matches_is_a_palette_only_where_its_sample_says_so(

@@ -204,6 +204,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "texture_ssim": (0.5, 1),
     "texture_ssim_normal": (0.5, 1),
     "texture_ssim_data": (0.5, 1),
+    "texture_near_lossless": (0, 8),
     "texture_max_size": (0, 1 << 16),
     "texture_scale": (0.001, 1),
     "texture_scale_normal": (0.001, 1),

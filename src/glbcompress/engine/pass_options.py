@@ -230,6 +230,16 @@ class TexturesOptions:
         default=0.90,
         metadata={"help": "auto quality: SSIM target for data maps (occlusion, roughness, metalness, ...)"},
     )
+    # Colour PNGs that no lossy quality matches (sharp colour edges: WebP halves chroma resolution).
+    # Rounding within 2 levels cannot band a gradient; max's 4 is checked for banding area by area.
+    texture_near_lossless: int = field(
+        default=2,
+        metadata={
+            "help": "auto quality, colour textures no lossy quality matches: how many levels (of 255) "
+            "WebP's lossless mode may move a value (near-lossless; palette images up to twice as "
+            "far), where no area of a smooth gradient moves by more than 2 levels"
+        },
+    )
     texture_fallback: bool = field(
         default=False,
         metadata={

@@ -27,7 +27,8 @@ PRESET_HELP = {
     "art as palette images of at most 256 colours within 4 levels where that is smaller.",
     "max": "Smallest output that stays valid and faithful: also merges named nodes and meshes, and draws "
     "repeated meshes with GPU instancing (EXT_mesh_gpu_instancing, required); lower texture SSIM "
-    "targets, textures at most 2048 pixels.",
+    "targets, textures at most 2048 pixels; colour PNGs near-lossless within 4 levels and palettes within "
+    "8 where that moves no area of a smooth gradient by more than 2 levels.",
 }
 
 DEFAULT_PRESET = "balanced"
@@ -61,6 +62,7 @@ def _max() -> Options:
             texture_ssim=0.9,
             texture_ssim_normal=0.95,
             texture_ssim_data=0.88,
+            texture_near_lossless=4,
             texture_max_size=2048,
         ),
         preset="max",

@@ -6,9 +6,11 @@ With auto quality (``texture_quality=0``) a texture is searched whole up to 2048
 2048x2048 mosaic of four tiles beyond (so the cost is bounded), then encoded whole and checked
 again (quality.settle). Where no lossy quality meets the goal on a PNG source (WebP's lossy mode
 halves chroma resolution), WebP's lossless mode takes values rounded to a few levels
-(NEAR_LOSSLESS_STEPS), about half the bytes of exact. A colour PNG of flat art may also become a
-palette image of at most 256 colours, each pixel within a few levels (PALETTE_RADII, palette.py),
-where that is smaller still. KTX2's auto quality is a fixed setting per codec (Basis encodes are
+(near_lossless_steps), about half the bytes of exact. A colour PNG of flat art may also become a
+palette image of at most 256 colours, each pixel within a few levels (palette_radii, palette.py),
+where that is smaller still: BoxTexturedDraco's logo (2601 colours, only from anti-aliasing) is
+7.0 kB near-lossless and 4.7 kB as a palette within 4 levels; MultiUVTest's second UV grid (240
+colours) 15.8 kB lossy at q21 and 6.4 kB exactly as a palette. KTX2's auto quality is a fixed setting per codec (Basis encodes are
 too slow to search); for a PNG source it climbs a short ladder (ETC1S, UASTC with RDO, UASTC
 without) until the goal is met.
 
@@ -27,7 +29,7 @@ from typing import Any
 from ..pass_options import TexturesOptions
 from . import palette, quality
 from .classify import COLOR, DATA, NORMAL
-from .encoders import Encoding, decode, decode_sample, encode, quality_axis
+from .encoders import Encoding, decode, decode_sample, encode, posterize, quality_axis
 
 AUTO_LOWEST = 10
 """The auto search's lowest quality: below it every codec's artefacts are plain to see."""
@@ -49,28 +51,23 @@ most this far below the best SSIM and PSNR the codec reaches (quality 100)."""
 SAMPLE_SLACK = 0.01
 """How far the whole image's SSIM may fall below the target the tile mosaic met before the
 quality is raised (the mosaic's estimate is usually within a few thousandths)."""
-NEAR_LOSSLESS_STEPS = {"color": (5, 3), "normal": (3,), "data": (7, 5, 3)}
+NEAR_LOSSLESS_STEPS = {"normal": (3,), "data": (7, 5, 3)}
 """Where no lossy WebP quality meets the goal on a lossless source (WebP's lossy mode halves the
 chroma resolution, which a normal or packed data map cannot take), its lossless mode after
 rounding values to these steps, coarsest first, keeping the first that meets the goal. Odd steps:
-step 2k + 1 keeps every value within k levels with the fewest distinct values. Within 2 levels
-for colour, 1 for normal maps (FlightHelmet's worst rendered view has SSIM 0.9815 with exact
-normal maps, 0.9801 within 1 level, 0.9794 within 2), 3 for data maps (roughness, metalness or
-occlusion 1% off is invisible) and for normal maps that shade only rough surfaces, which take
-data's allowances (_allowances: SpherePbrNext's, 89.5 kB within 1 level, 61 kB within 3, worst
-view 0.9949 both ways).
+step 2k + 1 keeps every value within k levels with the fewest distinct values. Within 1 level
+for normal maps (FlightHelmet's worst rendered view has SSIM 0.9815 with exact normal maps,
+0.9801 within 1 level, 0.9794 within 2), 3 for data maps (roughness, metalness or occlusion 1%
+off is invisible) and for normal maps that shade only rough surfaces, which take data's
+allowances (_allowances: SpherePbrNext's, 89.5 kB within 1 level, 61 kB within 3, worst view
+0.9949 both ways). Colour: within texture_near_lossless levels (near_lossless_steps; balanced 2,
+max 4), a step that would band a smooth gradient left out (PALETTE_SHIFT).
 Exact lossless only where every step misses."""
 EXACT = (1.0, 100.0)
 """(SSIM, PSNR) of a lossless encoding."""
-PALETTE_RADII = (4, 2)
-"""A colour texture from a lossless source (logos, labels, UV grids, flat-shaded art) becomes a
-WebP palette image of at most 256 colours where that is smaller than its other encodings: each
-pixel within 4 levels of the source, else within 2 (textures/palette.py). BoxTexturedDraco's logo
-(2601 colours, only from anti-aliasing): near-lossless 7.0 kB, palette within 4 levels 4.7 kB;
-MultiUVTest's second UV grid (240 colours): lossy q21 15.8 kB, exact as a palette 6.4 kB."""
 PALETTE_SHIFT = 2.0
-"""How far (levels) a palette may move any 7x7 area's mean (quality.largest_shift): no further
-than near-lossless's rounding can. Merging colours within 4 levels leaves a logo's or a UV grid's
+"""How far (levels) a palette, or a near-lossless rounding of a colour texture, may move any 7x7
+area's mean (quality.largest_shift): no further than rounding within 2 levels can. Merging colours within 4 levels leaves a logo's or a UV grid's
 areas where they were (only edge and noise colours move: BoxTexturedDraco's logo 1.2 levels),
 but puts steps into a smooth gradient (banding), which moves whole bands by up to 4 (a generated
 gradient: 4.0; SphereLights' base colour, which has shaded gradients: 4.0; so it is merged within
@@ -129,7 +126,7 @@ def best_encoding(
 def _palette(
     array: Any, read: tuple[int, ...], best: Any, entry: Any, options: TexturesOptions
 ) -> tuple[Any, bytes, tuple[float, float]] | None:
-    """The image reduced to at most 256 colours within PALETTE_RADII levels (the widest that
+    """The image reduced to at most 256 colours within palette_radii levels (the widest that
     meets the goal and moves no area by more than PALETTE_SHIFT), as WebP lossless; None where no
     radius does, or where a larger image's sample says it would not undercut best's lossy bytes
     (PALETTE_PIXELS)."""
@@ -138,7 +135,7 @@ def _palette(
     base = best[0] if best else Encoding("webp", kind=entry.kind)
     pixels = array.shape[0] * array.shape[1]
     lossy_bytes = len(best[1]) if best and not best[0].lossless and pixels > PALETTE_PIXELS else 0
-    for radius in PALETTE_RADII:
+    for radius in palette_radii(options):
         reduced = palette.reduce(array, radius)
         if reduced is None:
             return None  # a narrower radius needs more colours still
@@ -214,8 +211,8 @@ def _encoding(
             # WebP's lossy mode has no full-chroma setting: its strongest encoding is the probe at
             # 100, already made (and measured) on the whole image.
             return replace(base, quality=100), tried[100][1], (probe(100).ssim, probe(100).psnr)
-        steps = NEAR_LOSSLESS_STEPS[allowances]
-        how, data, measured = _strongest(array, base, read, lossless_source, goal, steps)
+        steps = near_lossless_steps(allowances, options)
+        how, data, measured = _strongest(array, base, read, lossless_source, goal, steps, allowances == COLOR)
         if lossless_source and measured[0] < goal.ssim - SAMPLE_SLACK:
             return None  # a PNG (sharp colour edges, say) that this lossy format cannot match
         return how, data, measured
@@ -268,19 +265,48 @@ def _allowances(entry: Any) -> str:
 
 
 def _auto_start(kind: str, lossless_source: bool) -> int:
-
     return 100 if lossless_source and kind != COLOR else AUTO_START
 
 
+def near_lossless_steps(allowances: str, options: TexturesOptions) -> tuple[int, ...]:
+    """The rounding steps to try, coarsest first: for colour every odd step that keeps values
+    within texture_near_lossless levels (2: 5 and 3), else the class's NEAR_LOSSLESS_STEPS."""
+    if allowances == COLOR:
+        return tuple(range(2 * options.texture_near_lossless + 1, 2, -2))
+    return NEAR_LOSSLESS_STEPS[allowances]
+
+
+def palette_radii(options: TexturesOptions) -> tuple[int, ...]:
+    """How far a palette may move a colour, widest first: twice texture_near_lossless, then half
+    as far each time down to 2 (balanced: 4, 2; max: 8, 4, 2), so that where a wide radius bands a
+    gradient a narrower one is still tried; 0 (only an image of 256 colours or fewer, exactly)."""
+    radius = 2 * options.texture_near_lossless
+    radii = []
+    while radius >= 2:
+        radii.append(radius)
+        radius //= 2
+    return tuple(radii) or (0,)
+
+
 def _strongest(
-    array: Any, base: Any, read: tuple[int, ...], lossless_source: bool, goal: Any, steps: tuple[int, ...]
+    array: Any,
+    base: Any,
+    read: tuple[int, ...],
+    lossless_source: bool,
+    goal: Any,
+    steps: tuple[int, ...],
+    banding: bool = False,
 ) -> tuple[Any, bytes, tuple[float, float]]:
     """No lossy quality meets the goal: WebP's lossless mode for a lossless source (re-encoding a
     JPEG losslessly only stores its artefacts at great cost), near-lossless at the coarsest of
-    steps that meets the goal, else the format's best quality with full chroma resolution."""
-
+    steps that meets the goal, else the format's best quality with full chroma resolution.
+    banding: leave out a step that moves some area by more than PALETTE_SHIFT (colour: rounding to
+    9 levels puts visible steps into a smooth gradient; within 2 levels it cannot)."""
     if base.format == "webp" and lossless_source:
         for step in steps:
+            coarse = banding and step // 2 > PALETTE_SHIFT
+            if coarse and quality.largest_shift(array, posterize(array, step)) > PALETTE_SHIFT:
+                continue  # banding: a finer step may not band
             how = replace(base, lossless=True, step=step)
             data = _encode(array, how)
             measured = measure(array, data, how, read)
