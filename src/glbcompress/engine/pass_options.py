@@ -230,14 +230,14 @@ class TexturesOptions:
         default=0.90,
         metadata={"help": "auto quality: SSIM target for data maps (occlusion, roughness, metalness, ...)"},
     )
-    # Colour PNGs that no lossy quality matches (sharp colour edges: WebP halves chroma resolution).
-    # Rounding within 2 levels cannot band a gradient; max's 4 is checked for banding area by area.
+    # Colour PNGs (sharp colour edges, which WebP's lossy mode blurs by halving chroma resolution, and
+    # flat art). Rounding within 2 levels cannot band a gradient; max's 4 is checked area by area.
     texture_near_lossless: int = field(
         default=2,
         metadata={
-            "help": "auto quality, colour textures no lossy quality matches: how many levels (of 255) "
-            "WebP's lossless mode may move a value (near-lossless; palette images up to twice as "
-            "far), where no area of a smooth gradient moves by more than 2 levels"
+            "help": "auto quality, colour PNGs: how many levels (of 255) WebP's lossless mode may move "
+            "a value where no lossy quality matches (near-lossless), and a palette image up to twice "
+            "as far where that is smaller; never so far that an area of a gradient moves over 2 levels"
         },
     )
     texture_fallback: bool = field(
