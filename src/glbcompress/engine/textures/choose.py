@@ -10,9 +10,9 @@ halves chroma resolution), WebP's lossless mode takes values rounded to a few le
 palette image of at most 256 colours, each pixel within a few levels (palette_radii, palette.py),
 where that is smaller still: BoxTexturedDraco's logo (2601 colours, only from anti-aliasing) is
 7.0 kB near-lossless and 4.7 kB as a palette within 4 levels; MultiUVTest's second UV grid (240
-colours) 15.8 kB lossy at q21 and 6.4 kB exactly as a palette. KTX2's auto quality is a fixed setting per codec (Basis encodes are
-too slow to search); for a PNG source it climbs a short ladder (ETC1S, UASTC with RDO, UASTC
-without) until the goal is met.
+colours) 15.8 kB lossy at q21 and 6.4 kB exactly as a palette. KTX2's auto quality is a fixed
+setting per codec (Basis encodes are too slow to search); for a PNG source it climbs a short
+ladder (ETC1S, UASTC with RDO, UASTC without) until the goal is met.
 
 Example::
 
@@ -67,11 +67,12 @@ EXACT = (1.0, 100.0)
 """(SSIM, PSNR) of a lossless encoding."""
 PALETTE_SHIFT = 2.0
 """How far (levels) a palette, or a near-lossless rounding of a colour texture, may move any 7x7
-area's mean (quality.largest_shift): no further than rounding within 2 levels can. Merging colours within 4 levels leaves a logo's or a UV grid's
-areas where they were (only edge and noise colours move: BoxTexturedDraco's logo 1.2 levels),
-but puts steps into a smooth gradient (banding), which moves whole bands by up to 4 (a generated
-gradient: 4.0; SphereLights' base colour, which has shaded gradients: 4.0; so it is merged within
-2 levels instead). SSIM hardly sees that banding (0.98 to 0.99 on such gradients)."""
+area's mean (quality.largest_shift): no further than rounding within 2 levels can. Merging colours
+within 4 levels leaves a logo's or a UV grid's areas where they were (only edge and noise colours
+move: BoxTexturedDraco's logo 1.2 levels), but puts steps into a smooth gradient (banding), which
+moves whole bands by up to 4 (a generated gradient: 4.0; SphereLights' base colour, which has
+shaded gradients: 4.0; so it is merged within 2 levels instead). SSIM hardly sees that banding
+(0.98 to 0.99 on such gradients)."""
 PALETTE_PIXELS = 1 << 20
 """Above this size a texture that a lossy quality already matches is first encoded as a palette on
 a sample of a million pixels (quality.sample, four tiles of 512x512), and whole only where that
