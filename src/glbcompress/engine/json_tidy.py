@@ -5,8 +5,8 @@ hundreds of joints it is tens of kilobytes. Three things make it shorter without
 loader sees:
 
 - Values equal to the glTF schema default are left out (``"mode": 4``, ``"metallicFactor": 1``,
-  identity node transforms, ``"wrapS": 10497``, ``"byteOffset": 0``, ...): the schema says a missing property has its
-  default value. A node matrix that only shifts becomes a translation.
+  identity node transforms, ``"wrapS": 10497``, ``"byteOffset": 0``, ...): the schema says a
+  missing property has its default value. A node matrix that only shifts becomes a translation.
 - Floats with an integral value are written as integers (``1`` for ``1.0``): JSON has one number
   type, so they are the same number.
 - With ``float32=True``, numbers that every renderer uses as float32 are written in the fewest

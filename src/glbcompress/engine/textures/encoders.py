@@ -152,12 +152,10 @@ def _png(image, array: np.ndarray):  # -> PIL.Image.Image
     colors = image.getcolors(maxcolors=256)
     if colors is None:
         return image
-    palette = np.array(sorted(c for _n, c in colors), np.uint8)
-    keys = (palette.astype(np.uint32) << np.array([16, 8, 0], np.uint32)).sum(axis=1)
-    pixels = (array.astype(np.uint32) << np.array([16, 8, 0], np.uint32)).sum(axis=2)
-    indices = np.searchsorted(keys, pixels).astype(np.uint8)
+    colours = np.array(sorted(c for _n, c in colors), np.uint8)  # sorted as their keys are
+    indices = palette.mapped(array, palette.colour_keys(colours), np.arange(len(colours), dtype=np.uint8))
     out = PILImage.fromarray(indices, mode="P")
-    out.putpalette(palette.reshape(-1).tolist())
+    out.putpalette(colours.reshape(-1).tolist())
     return out
 
 

@@ -57,13 +57,21 @@ def reduce(array: np.ndarray, radius: int, limit: int = LIMIT) -> np.ndarray | N
     owner = _cover(colours, counts, radius, limit)
     if owner is None:
         return None
-    keys = _keys(colours.astype(np.uint8))
+    keys = colour_keys(colours.astype(np.uint8))
     order = np.argsort(keys)
-    sorted_keys, lookup = keys[order], colours[owner[order]].astype(np.uint8)
-    out = np.empty_like(array)
-    for top in range(0, array.shape[0], STRIP_ROWS):  # in strips: the keys of a 16383x8192 image are 0.5 GB
-        strip = array[top : top + STRIP_ROWS]
-        out[top : top + STRIP_ROWS] = lookup[np.searchsorted(sorted_keys, _keys(strip))]
+    return mapped(array, keys[order], colours[owner[order]].astype(np.uint8))
+
+
+def mapped(array: np.ndarray, keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """values[i] for every pixel of array whose colour_keys() is keys[i] (keys sorted, holding
+    every colour of array): an image's pixels through a lookup table of its colours, such as a
+    palette's indices or merged colours. Mapped in strips of rows: the keys of a whole 16383x8192
+    image alone would be 0.5 GB."""
+    out = np.empty(array.shape[:-1] + values.shape[1:], values.dtype)
+    for top in range(0, array.shape[0], STRIP_ROWS):
+        out[top : top + STRIP_ROWS] = values[
+            np.searchsorted(keys, colour_keys(array[top : top + STRIP_ROWS]))
+        ]
     return out
 
 
@@ -86,9 +94,10 @@ def _cover(colours: np.ndarray, counts: np.ndarray, radius: int, limit: int) -> 
     return None
 
 
-def _keys(values: np.ndarray) -> np.ndarray:
-    """One uint32 per colour (the channels' bytes side by side), for sorting and looking up."""
+def colour_keys(values: np.ndarray) -> np.ndarray:
+    """One uint32 per colour (its channels' bytes, the first highest), for sorting and looking up:
+    keys sort as the colours do, channel by channel."""
     keys = np.zeros(values.shape[:-1], np.uint32)
     for channel in range(values.shape[-1]):
-        keys |= values[..., channel].astype(np.uint32) << np.uint32(8 * channel)
+        keys = (keys << np.uint32(8)) | values[..., channel]
     return keys
