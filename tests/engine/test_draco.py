@@ -179,6 +179,20 @@ def test_meshes_that_meet_still_meet(fixtures: dict[str, Path]) -> None:
     np.testing.assert_array_equal(seam_a, seam_b)
 
 
+def test_a_mesh_its_node_scales_up_gets_a_volume_of_its_own(tmp_path: Path) -> None:
+    """Float positions (no quantize pass): a button modelled 1/125 of its size and drawn 125x
+    larger would span a dozen steps of the body's volume (its rim moving by 0.001 as drawn); in a
+    volume of its own no vertex moves by more than the body's step would allow."""
+    from tests.fixtures.quantize_models import magnified_part
+
+    path = magnified_part(tmp_path / "magnified.glb")
+    doc = read(path)
+    report = draco(doc)
+    assert report["primitives compressed"] == 2 and "warnings" not in report
+    step = 0.4 / ((1 << DracoOptions().draco_position_bits) - 1)
+    assert max_deviation(drawn_points(doc), drawn_points(read(path))) <= step
+
+
 def test_shared_accessors_share_a_stream_and_lines_keep_theirs(
     fixtures: dict[str, Path], folder: Path
 ) -> None:

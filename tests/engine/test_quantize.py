@@ -29,6 +29,7 @@ from glbcompress.engine.reader import read
 from glbcompress.engine.transforms import local_matrix, parents, quat_to_matrix
 from glbcompress.engine.writer import WriteOptions, write_glb
 from tests.fixtures import models, quantize_models
+from tests.geometry import drawn_points, max_deviation
 from tests.tools import CORPUS, decoded_copy, have_validator, new_errors, validate
 
 # -- What a renderer draws ------------------------------------------------------------------------------
@@ -771,6 +772,23 @@ def test_small_mesh_in_a_large_scene_is_named_in_a_warning(tmp_path: Path) -> No
     assert any("Left" in w and "position_grid='mesh'" in w for w in report["warnings"])
     doc = read(tmp_path / "adjacent.glb")
     assert "warnings" not in quantize(doc)
+
+
+def test_a_mesh_its_node_scales_up_gets_a_grid_of_its_own(tmp_path: Path) -> None:
+    """A button modelled 1/125 of its size and scaled up by its node: on the body's grid its rim
+    would move by 2% of its radius (a 48-gon drawn as a dozen-sided one, 0.001 as drawn); on its
+    own grid no vertex of either mesh moves by more than the body's own step would allow."""
+    path = quantize_models.magnified_part(tmp_path / "magnified.glb")
+    doc = read(path)
+    report = quantize(doc)
+    assert "warnings" not in report
+    step = 0.4 / ((1 << DEFAULTS.position_bits) - 1)
+    assert max_deviation(drawn_points(doc), drawn_points(read(path))) <= step
+    alone = read(path)
+    alone.nodes[1]["scale"] = [1.0, 1.0, 1.0]  # small as drawn too: one grid for both, as before
+    report = quantize(alone)
+    assert any("Button" in w for w in report["warnings"])
+    assert alone.nodes[1]["scale"][0] == alone.nodes[0]["scale"][0]
 
 
 def test_too_little_vertex_data_to_pay_for_the_extension_stays_float(tmp_path: Path) -> None:

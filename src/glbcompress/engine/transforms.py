@@ -102,3 +102,43 @@ def walk_scene_nodes(doc: Document) -> Iterator[tuple[dict, np.ndarray]]:
         parent_matrix = np.eye(4) if parent is None else world[id(parent)]
         world[id(node)] = parent_matrix @ local_matrix(node)
         yield node, world[id(node)]
+
+
+MAGNIFIED = 8.0
+"""How much coarser a mesh's position grid step may be, as drawn, than the scene's drawn extent
+divided into the grid's levels: 8 leaves a 14-bit grid's steps within 1/2048 of the scene, half a
+pixel in a 1024-pixel view of it (meshes whose local spaces lie apart and are brought together by
+their nodes make a shared grid a few times coarser than that ideal: 3x for the XR controller
+below)."""
+
+
+def drawn_sizes(
+    doc: Document, boxes: dict[int, tuple[np.ndarray, np.ndarray]]
+) -> tuple[dict[int, float], float]:
+    """For meshes with these local bounding boxes (by id): the largest scale (of any axis) at which
+    the scenes' nodes draw each, and the largest extent of the box that they fill as drawn."""
+    scales: dict[int, float] = {}
+    lows, highs = [], []
+    for node, world in walk_scene_nodes(doc):
+        mesh = node.get("mesh")
+        if not isinstance(mesh, dict) or id(mesh) not in boxes:
+            continue
+        scales[id(mesh)] = max(scales.get(id(mesh), 0.0), float(np.linalg.norm(world[:3, :3], axis=0).max()))
+        lo, hi = boxes[id(mesh)]
+        corners = np.array(np.meshgrid(*zip(lo, hi, strict=True), indexing="ij")).reshape(3, -1).T
+        placed = corners @ world[:3, :3].T + world[:3, 3]
+        lows.append(placed.min(axis=0))
+        highs.append(placed.max(axis=0))
+    extent = float((np.max(highs, axis=0) - np.min(lows, axis=0)).max()) if lows else 0.0
+    return scales, extent
+
+
+def magnified(scales: dict[int, float], extent: float, step: float, levels: int) -> set[int]:
+    """The meshes (keys of scales, from drawn_sizes) that one position grid of this step would
+    leave visibly coarse: as their nodes draw them, the step is over MAGNIFIED times the scene's
+    drawn extent divided into the grid's levels. Each needs a grid of its own. An XR controller's
+    button is modelled 1/125 the size of its body and drawn 125x larger: on the body's grid it
+    spans 33 steps and renders as an octagon. A mesh that is small as drawn keeps the shared grid:
+    its steps are no larger on screen than anyone's."""
+    coarsest = MAGNIFIED * extent / levels
+    return {key for key, scale in scales.items() if step * scale > coarsest}

@@ -6,7 +6,8 @@ meshopt-compressed buffers for dense meshes (loaders need a Draco decoder, thoug
 alternative to meshopt and replaces the quantize pass: Draco quantizes on its own.
 
 - Positions of every primitive share ONE quantization volume (the bounding box of all meshes'
-  local positions), so parts that meet in the model still meet after decoding: no cracks.
+  local positions), so parts that meet in the model still meet after decoding: no cracks (a mesh
+  that its node scales up far beyond the rest gets a volume of its own: transforms.magnified).
 - Draco quantizes only positions, normals and one more stream; everything else it stores as given,
   floats uncompressed. So the extra stream holds tangents where there are any (else the first UV
   set), and the pass turns the rest into integers itself: UV sets in [0, 1] as 16-bit normalized
@@ -44,6 +45,7 @@ from ..document import Accessor, Blob, Document
 from ..links import reachable, referrers
 from ..pass_options import DracoOptions
 from ..records import dataclass
+from ..transforms import drawn_sizes, magnified
 
 if TYPE_CHECKING:  # the codec module is imported by the functions that run it: most runs never do
     from ..codecs.draco import EncodedMesh, StreamAttribute
@@ -77,7 +79,7 @@ def draco(doc: Document, options: DracoOptions = DEFAULTS) -> dict:
     groups = _groups(doc, warnings, beside_meshopt)
     if not groups:
         return {"primitives compressed": 0, **({"warnings": warnings} if warnings else {})}
-    volumes = _volumes(groups, options.draco_position_bits)
+    volumes, apart = _volumes(doc, groups, options.draco_position_bits)
     refs = referrers(doc)
     compressed = streams = stream_bytes = left = 0
     for prims in groups:
@@ -86,7 +88,7 @@ def draco(doc: Document, options: DracoOptions = DEFAULTS) -> dict:
         if saving is not None and saving <= STREAM_JSON:
             left += len(prims)  # no stream could be smaller (and Draco is not even loaded)
             continue
-        volume = volumes[prims[0]["attributes"]["POSITION"].data.dtype != F32]
+        volume = volumes[_volume_key(prims[0], apart)]
         encoded, problem = _encode(plan, volume, options)
         if saving is not None and (encoded is None or len(encoded.data) + STREAM_JSON >= saving):
             left += len(prims)  # meshopt keeps it, no worse off
@@ -202,24 +204,57 @@ class _Volume:
     """Draco's position precision in this volume."""
 
 
-def _volumes(groups: list[list[dict]], bits: int) -> dict[bool, _Volume]:
-    """The quantization volume of the scene, keyed by "positions are stored as integers".
+def _volumes(
+    doc: Document, groups: list[list[dict]], bits: int
+) -> tuple[dict[tuple[bool, int], _Volume], set[int]]:
+    """The quantization volumes of the scene, keyed by _volume_key, and the float positions (by
+    id) that have a volume of their own.
 
-    Every float-position mesh shares one volume, so parts that meet stay together. Integer
-    positions (KHR_mesh_quantization input, scaled back by node transforms) live in the units of
-    their own grid, which has nothing to do with the model's units: they get a volume of their own
-    rather than one that would waste the float meshes' precision (or the other way round)."""
+    Every float-position mesh shares one volume, so parts that meet stay together, except a mesh
+    that its node scales up so far beyond the rest that the shared volume's step would leave it
+    visibly coarse (transforms.magnified): it gets one of its own. Integer positions
+    (KHR_mesh_quantization input, scaled back by node transforms) live in the units of their own
+    grid, which has nothing to do with the model's units: they get a volume of their own rather
+    than one that would waste the float meshes' precision (or the other way round)."""
+    mesh_of = {id(prim): mesh for mesh, prim in doc.primitives()}
     seen: set[int] = set()
-    positions: dict[bool, list[np.ndarray]] = {}
+    positions: dict[bool, dict[int, np.ndarray]] = {}
+    meshes: dict[int, int] = {}  # id(float positions) -> id(mesh)
     for prims in groups:
         a = prims[0]["attributes"]["POSITION"]
         if id(a) not in seen:
             seen.add(id(a))
-            positions.setdefault(a.data.dtype != F32, []).append(a.floats())
-    return {
-        integer: (_grid_volume(arrays, bits) if integer else None) or _volume(arrays, bits)
+            positions.setdefault(a.data.dtype != F32, {})[id(a)] = a.floats()
+            meshes[id(a)] = id(mesh_of[id(prims[0])])
+    volumes = {
+        (integer, 0): (_grid_volume(list(arrays.values()), bits) if integer else None)
+        or _volume(list(arrays.values()), bits)
         for integer, arrays in positions.items()
     }
+    floats = positions.get(False, {})
+    if not floats:
+        return volumes, set()
+    boxes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for key, p in floats.items():
+        lo, hi = p.min(axis=0), p.max(axis=0)
+        if meshes[key] in boxes:
+            lo, hi = np.minimum(lo, boxes[meshes[key]][0]), np.maximum(hi, boxes[meshes[key]][1])
+        boxes[meshes[key]] = (lo, hi)
+    scales, extent = drawn_sizes(doc, boxes)
+    levels = (1 << bits) - 1
+    apart_meshes = magnified(scales, extent, volumes[(False, 0)].extent / levels, levels)
+    apart = {key for key in floats if meshes[key] in apart_meshes}
+    if apart:
+        shared = [p for key, p in floats.items() if key not in apart]
+        volumes[(False, 0)] = _volume(shared, bits) if shared else volumes[(False, 0)]
+        volumes.update({(False, key): _volume([floats[key]], bits) for key in apart})
+    return volumes, apart
+
+
+def _volume_key(prim: dict, apart: set[int]) -> tuple[bool, int]:
+    """(positions stored as integers, the id of float positions with a volume of their own, or 0)."""
+    a = prim["attributes"]["POSITION"]
+    return a.data.dtype != F32, id(a) if id(a) in apart else 0
 
 
 def _grid_volume(positions: list[np.ndarray], bits: int) -> _Volume | None:

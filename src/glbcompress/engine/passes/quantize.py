@@ -6,8 +6,9 @@ makes what the meshopt codec sees far more regular.
 
 - POSITION: one grid for the whole scene (``position_grid="scene"``), so parts that meet in the
   source still meet exactly: one origin and one uniform step, the largest extent of the local-space
-  bounding box of every mesh divided into ``2**position_bits - 1`` steps, stored as integers (not
-  normalized, so decoding is exact). The origin is the meshes' own origin (signed integers) when
+  bounding box of every mesh divided into ``2**position_bits - 1`` steps (a mesh that its node
+  scales up far beyond the rest gets a grid of its own: transforms.magnified), stored as integers
+  (not normalized, so decoding is exact). The origin is the meshes' own origin (signed integers) when
   their box lies around it, so D below is a pure scale and node translations and pivots stay as
   they were; otherwise it is the box's lowest corner (unsigned integers). Positions (and morph
   deltas) that already sit on a coarser round lattice (Horse: multiples of 0.1; voxel models: half
@@ -53,7 +54,7 @@ from ..document import Accessor, Document, Pointer
 from ..links import item_slots, references, texture_info_slots
 from ..pass_options import QuantizeOptions
 from ..records import dataclass
-from ..transforms import local_matrix, quat_to_matrix
+from ..transforms import drawn_sizes, local_matrix, magnified, quat_to_matrix
 
 NAME = "quantize"
 
@@ -258,6 +259,11 @@ def _bounds(accessors: list[Accessor]) -> tuple[np.ndarray, np.ndarray]:
     lo = np.min([a.floats().min(axis=0) for a in accessors], axis=0).astype(np.float64)
     hi = np.max([a.floats().max(axis=0) for a in accessors], axis=0).astype(np.float64)
     return lo, hi
+
+
+def _extent(positions: list[Accessor]) -> float:
+    lo, hi = _bounds(positions)
+    return float((hi - lo).max())
 
 
 def _fit(meshes: list[tuple[dict, list[Accessor]]], bits: int) -> Grid:
@@ -611,7 +617,14 @@ class _Run:
         if self.options.position_grid == "mesh":
             return {id(mesh): _fit([(mesh, positions)], bits) for mesh, positions in meshes}
         grid = _fit(meshes, bits)
-        return {id(mesh): grid for mesh, _positions in meshes}
+        scales, extent = drawn_sizes(self.doc, {id(mesh): _bounds(positions) for mesh, positions in meshes})
+        apart = magnified(scales, extent, grid.resolution, (1 << bits) - 1)
+        if not apart:
+            return {id(mesh): grid for mesh, _positions in meshes}
+        shared = [(mesh, positions) for mesh, positions in meshes if id(mesh) not in apart]
+        grid = _fit(shared, bits) if shared else grid
+        own = {id(mesh): _fit([(mesh, positions)], bits) for mesh, positions in meshes if id(mesh) in apart}
+        return {id(mesh): own.get(id(mesh), grid) for mesh, _positions in meshes}
 
     def _quantize_positions(self, prim: dict, grid: Grid) -> float:
         errors = [0.0]
@@ -636,8 +649,7 @@ class _Run:
         index = {id(mesh): i for i, mesh in enumerate(self.doc.meshes)}
         coarse = []
         for mesh, positions in meshes:
-            lo, hi = _bounds(positions)
-            extent = float((hi - lo).max())
+            extent = _extent(positions)
             if extent > 0 and grids[id(mesh)].resolution / 2 / extent > 0.01:
                 coarse.append(mesh.get("name") or f"#{index[id(mesh)]}")
         if coarse:
