@@ -185,7 +185,10 @@ class QuantizeOptions:
     )
     position_grid: Literal["scene", "mesh"] = field(
         default="scene",
-        metadata={"help": "one position grid for the whole scene (no cracks) or one per mesh (finer)"},
+        metadata={
+            "help": "one position grid for the whole scene (no cracks; a mesh its node draws far larger "
+            "than the rest gets its own) or one per mesh (finer)"
+        },
     )
 
 
