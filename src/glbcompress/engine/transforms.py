@@ -117,20 +117,28 @@ def drawn_sizes(
 ) -> tuple[dict[int, float], float]:
     """For meshes with these local bounding boxes (by id): the largest scale (of any axis) at which
     the scenes' nodes draw each, and the largest extent of the box that they fill as drawn."""
-    scales: dict[int, float] = {}
-    lows, highs = [], []
+    keys, worlds = [], []
     for node, world in walk_scene_nodes(doc):
         mesh = node.get("mesh")
-        if not isinstance(mesh, dict) or id(mesh) not in boxes:
-            continue
-        scales[id(mesh)] = max(scales.get(id(mesh), 0.0), float(np.linalg.norm(world[:3, :3], axis=0).max()))
-        lo, hi = boxes[id(mesh)]
-        corners = np.array(np.meshgrid(*zip(lo, hi, strict=True), indexing="ij")).reshape(3, -1).T
-        placed = corners @ world[:3, :3].T + world[:3, 3]
-        lows.append(placed.min(axis=0))
-        highs.append(placed.max(axis=0))
-    extent = float((np.max(highs, axis=0) - np.min(lows, axis=0)).max()) if lows else 0.0
-    return scales, extent
+        if isinstance(mesh, dict) and id(mesh) in boxes:
+            keys.append(id(mesh))
+            worlds.append(world)
+    if not keys:
+        return {}, 0.0
+    index = {key: i for i, key in enumerate(dict.fromkeys(keys))}
+    which = np.array([index[key] for key in keys])
+    corners = np.array(
+        [
+            np.array(np.meshgrid(*zip(*boxes[key], strict=True), indexing="ij")).reshape(3, -1).T
+            for key in index
+        ]
+    )  # (meshes, 8, 3): every corner of every local box
+    matrices = np.array(worlds)
+    placed = np.einsum("nij,ncj->nci", matrices[:, :3, :3], corners[which]) + matrices[:, None, :3, 3]
+    extent = float((placed.max(axis=(0, 1)) - placed.min(axis=(0, 1))).max())
+    largest = np.zeros(len(index))  # per mesh: the largest column norm of any node's matrix
+    np.maximum.at(largest, which, np.linalg.norm(matrices[:, :3, :3], axis=1).max(axis=1))
+    return dict(zip(index, largest.tolist(), strict=True)), extent
 
 
 def magnified(scales: dict[int, float], extent: float, step: float, levels: int) -> set[int]:
@@ -138,7 +146,7 @@ def magnified(scales: dict[int, float], extent: float, step: float, levels: int)
     leave visibly coarse: as their nodes draw them, the step is over MAGNIFIED times the scene's
     drawn extent divided into the grid's levels. Each needs a grid of its own. An XR controller's
     button is modelled 1/125 the size of its body and drawn 125x larger: on the body's grid it
-    spans 33 steps and renders as an octagon. A mesh that is small as drawn keeps the shared grid:
+    spans a dozen steps and renders as an octagon. A mesh that is small as drawn keeps the shared grid:
     its steps are no larger on screen than anyone's."""
     coarsest = MAGNIFIED * extent / levels
     return {key for key, scale in scales.items() if step * scale > coarsest}

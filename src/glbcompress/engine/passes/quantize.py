@@ -261,11 +261,6 @@ def _bounds(accessors: list[Accessor]) -> tuple[np.ndarray, np.ndarray]:
     return lo, hi
 
 
-def _extent(positions: list[Accessor]) -> float:
-    lo, hi = _bounds(positions)
-    return float((hi - lo).max())
-
-
 def _fit(meshes: list[tuple[dict, list[Accessor]]], bits: int) -> Grid:
     """The grid over the meshes' positions, or the coarser lattice they already sit on."""
     positions = [a for _mesh, accessors in meshes for a in accessors]
@@ -649,7 +644,8 @@ class _Run:
         index = {id(mesh): i for i, mesh in enumerate(self.doc.meshes)}
         coarse = []
         for mesh, positions in meshes:
-            extent = _extent(positions)
+            lo, hi = _bounds(positions)
+            extent = float((hi - lo).max())
             if extent > 0 and grids[id(mesh)].resolution / 2 / extent > 0.01:
                 coarse.append(mesh.get("name") or f"#{index[id(mesh)]}")
         if coarse:
