@@ -791,6 +791,27 @@ def test_a_mesh_its_node_scales_up_gets_a_grid_of_its_own(tmp_path: Path) -> Non
     assert alone.nodes[1]["scale"][0] == alone.nodes[0]["scale"][0]
 
 
+def test_a_texcoord_attribute_without_a_set_number_is_left_alone(tmp_path: Path) -> None:
+    doc = read(models.textured_box(tmp_path / "box.glb"))
+    attributes = doc.meshes[0]["primitives"][0]["attributes"]
+    attributes["TEXCOORD_x"] = attributes.pop("TEXCOORD_0")
+    quantize(doc)  # no set any textureInfo could name: nothing to group it with
+
+
+def test_morph_deltas_beyond_float32_on_the_grid_are_an_invalid_model(tmp_path: Path) -> None:
+    import copy
+
+    from glbcompress.engine.errors import InvalidModel
+
+    doc = read(quantize_models.adjacent_meshes(tmp_path / "adjacent.glb"))
+    prim = doc.meshes[0]["primitives"][0]
+    target = copy.copy(prim["attributes"]["POSITION"])
+    target.data = np.full_like(target.data, 3e38)
+    prim["targets"] = [{"POSITION": target}]
+    with pytest.raises(InvalidModel, match="morph target"):
+        quantize(doc)
+
+
 def test_too_little_vertex_data_to_pay_for_the_extension_stays_float(tmp_path: Path) -> None:
     """One quad's positions (48 bytes) cannot save the 90 bytes of declaring KHR_mesh_quantization:
     the pass leaves them as floats and the file is smaller for it; a 3x3 grid (192 bytes) pays."""

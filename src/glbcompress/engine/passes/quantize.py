@@ -51,6 +51,7 @@ import numpy as np
 
 from .. import quantization as qz
 from ..document import Accessor, Document, Pointer
+from ..errors import InvalidModel
 from ..links import item_slots, references, texture_info_slots
 from ..pass_options import QuantizeOptions
 from ..records import dataclass
@@ -203,7 +204,13 @@ class Grid:
         q = np.round(d / self.step)
         largest = float(np.abs(q).max(initial=0.0))
         if largest > 32767:
-            return _derived(a, (d / self.step).astype(F32), normalized=False, sparse=a.sparse), 0.0
+            with np.errstate(over="ignore"):  # checked just below
+                scaled = (d / self.step).astype(F32)
+            if not np.isfinite(scaled).all():
+                raise InvalidModel(
+                    "A morph target moves positions further than 32-bit floats can hold on the mesh's position grid."
+                )
+            return _derived(a, scaled, normalized=False, sparse=a.sparse), 0.0
         dtype = np.dtype(np.int8) if largest <= 127 else np.dtype(np.int16)
         error = float(np.linalg.norm(q * self.step - d, axis=1).max(initial=0.0))
         return _derived(a, q.astype(dtype), normalized=False, sparse=a.sparse), error
@@ -448,6 +455,8 @@ def _uv_sets(doc: Document) -> list[_UvSet]:
         for semantic, a in prim.get("attributes", {}).items():
             if semantic.startswith("TEXCOORD_") and isinstance(a, Accessor) and a.type == "VEC2":
                 uf.find(("a", id(a)))
+                if not semantic[9:].isdigit():
+                    continue  # not a set any textureInfo can name ("TEXCOORD_x")
                 for material in _prim_materials(prim):
                     uf.union(("a", id(a)), ("m", id(material), int(semantic[9:])))
     groups: dict[tuple, _UvSet] = {}
