@@ -188,13 +188,71 @@ def test_a_jpeg_normal_map_is_relaxed_only_on_rough_surfaces() -> None:
         source = np.asarray(decoded.convert("RGB"))
     found = {}
     for rough in (True, False):
-        entry = SimpleNamespace(kind="normal", image=SimpleNamespace(mime_type="image/jpeg"), rough=rough)
+        image = SimpleNamespace(mime_type="image/jpeg", data=out.getvalue())
+        entry = SimpleNamespace(kind="normal", image=image, rough=rough)
         found[rough] = choose.best_encoding(source, (0, 1, 2), entry, "webp", False, TexturesOptions())
     glossy_how, glossy_data, (best, _psnr) = found[False]
     assert glossy_how.quality == 100 and best < TexturesOptions().texture_ssim_normal
     rough_how, rough_data, (ssim, _psnr) = found[True]
     assert rough_how.quality < 100 and len(rough_data) < len(glossy_data)
     assert best - choose.LOSSY_SOURCE_SLACK[0] - choose.SAMPLE_SLACK <= ssim
+
+
+def _webp_best(source: np.ndarray) -> tuple[int, tuple[float, float]]:
+    """Bytes and (SSIM, PSNR) of a normal map at WebP quality 100, measured as the pass does."""
+    how = encoders.Encoding("webp", 100, kind="normal", srgb=False)
+    data = encoders.encode(source, how)
+    return len(data), choose.measure(source, data, how, (0, 1, 2))
+
+
+@pytest.mark.parametrize("width", [tm.SIZE, 2304])
+def test_a_jpeg_normal_map_webp_cannot_match_becomes_a_smaller_jpeg_as_close(width: int) -> None:
+    """A glossy normal map from a full-chroma JPEG that no WebP quality matches: a JPEG with full
+    chroma whose SSIM and PSNR are at least WebP's best, in fewer bytes (2304 wide: searched on the
+    mosaic, then settled on the whole image). Not where the source is smaller than WebP's best (the
+    pass keeps it), nor where alpha is read (JPEG has none)."""
+    from types import SimpleNamespace
+
+    jpeg = tm.grainy_normal_jpeg(width, tm.SIZE if width == tm.SIZE else 1024)
+    with PILImage.open(io.BytesIO(jpeg)) as decoded:
+        source = np.asarray(decoded.convert("RGB"))
+    options = TexturesOptions()
+
+    def best(source: np.ndarray, data: bytes, read: tuple[int, ...] = (0, 1, 2)) -> tuple:
+        image = SimpleNamespace(mime_type="image/jpeg", data=data)
+        entry = SimpleNamespace(kind="normal", image=image, rough=False)
+        return choose.best_encoding(source, read, entry, "webp", False, options)
+
+    webp_bytes, (webp_ssim, webp_psnr) = _webp_best(source)
+    assert webp_ssim < options.texture_ssim_normal  # no WebP quality meets the goal
+    how, data, (ssim, psnr) = best(source, jpeg)
+    assert how.format == "jpeg" and how.quality < 100, how
+    assert ssim >= webp_ssim and psnr >= webp_psnr and len(data) < webp_bytes
+    assert np.array_equal(encoders.decode(data, "jpeg", 3).shape, source.shape)
+    if width != tm.SIZE:
+        return
+    how, data, _ = best(source, jpeg[: webp_bytes - 1])  # a source smaller than WebP's best
+    assert (how.format, how.quality, len(data)) == ("webp", 100, webp_bytes)
+    alpha = np.concatenate([source, np.full((*source.shape[:2], 1), 200, np.uint8)], axis=2)
+    how, _data, _ = best(alpha, jpeg, (0, 1, 2, 3))
+    assert (how.format, how.quality) == ("webp", 100)
+
+
+def test_a_jpeg_normal_map_among_webp_images_is_core_and_valid(tmp_path: Path) -> None:
+    """Through the pass: the normal map becomes a JPEG (a core image, no extension), the colour
+    map WebP; the report says why; the output is valid."""
+    src = tm.glossy_jpeg_normal_map(tmp_path / "in.glb")
+    doc, report, gltf = _run(src, tmp_path / "out.glb")
+    rows = _rows(report)
+    normal, colour = rows["grainy normal"], rows["colour"]
+    assert normal["after"]["format"] == "jpeg" and "JPEG, full chroma" in normal["note"], normal
+    assert normal["after"]["bytes"] < normal["before"]["bytes"] and normal["quality"] < 100
+    assert colour["after"]["format"] == "webp"
+    texture = _material(doc, "Glossy")["normalTexture"]["index"]
+    assert "extensions" not in texture and texture["source"].mime_type == "image/jpeg"
+    assert _pixels(texture["source"]).shape == (tm.SIZE, tm.SIZE, 3)
+    assert gltf["extensionsUsed"] == gltf["extensionsRequired"] == ["EXT_texture_webp"]
+    assert validate(tmp_path / "out.glb")[0]["errors"] == 0
 
 
 def test_a_png_normal_map_on_rough_surfaces_goes_coarser_near_lossless() -> None:

@@ -6,7 +6,8 @@ With auto quality (``texture_quality=0``) a texture is searched whole up to 2048
 2048x2048 mosaic of four tiles beyond (so the cost is bounded), then encoded whole and checked
 again (quality.settle). Where no lossy quality meets the goal on a PNG source (WebP's lossy mode
 halves chroma resolution), WebP's lossless mode takes values rounded to a few levels
-(near_lossless_steps), about half the bytes of exact. A colour PNG of flat art may also become a
+(near_lossless_steps), about half the bytes of exact; on a JPEG source (a full-chroma normal map,
+say) WebP's best, or a full-chroma JPEG as close to the source and smaller (_jpeg_rival). A colour PNG of flat art may also become a
 palette image of at most 256 colours, each pixel within a few levels (palette_radii, palette.py),
 where that is smaller still: BoxTexturedDraco's logo (2601 colours, only from anti-aliasing) is
 7.0 kB near-lossless and 4.7 kB as a palette within 4 levels; MultiUVTest's second UV grid (240
@@ -174,17 +175,8 @@ def _encoding(
         how = replace(base, quality=options.texture_quality)
         data = _encode(array, how)
         return how, data, measure(array, data, how, read)
-    sample = quality.sample(array)
-    mosaic_tile = 0 if sample is array else quality.SEARCH_TILE
-    tried: dict[int, tuple[quality.Probe, bytes]] = {}
-
-    def probe(q: int) -> quality.Probe:
-        if q not in tried:
-            how = replace(base, quality=q)
-            data = _encode(sample, how)
-            tried[q] = (quality.Probe(q, *measure(sample, data, how, read, mosaic_tile), len(data)), data)
-        return tried[q][0]
-
+    search = _Search(array, read, base)
+    probe = search.probe
     axis = quality_axis(target)
     start = _auto_start(entry.kind, lossless_source)
     allowances = _allowances(entry)
@@ -197,10 +189,10 @@ def _encoding(
         # alone (_allowances): elsewhere every error tilts a sharp reflection (SpherePbrNext's
         # clearcoat normal map from JPEG at such a goal: quality 86 for 100, and its worst
         # rendered view falls from SSIM 0.995 to 0.934), so where no quality meets their goal
-        # they get the codec's best, or keep their source if that is smaller. On a rough
-        # surface the codec's chroma subsampling shows no more than the source's own artefacts
-        # (Soldier's JPEG normal map: quality 92 for 100, 203 kB for 331, worst view 0.9900
-        # for 0.9901).
+        # they get the codec's best (or a JPEG as close and smaller: _jpeg_rival), or keep their
+        # source if that is smaller. On a rough surface the codec's chroma subsampling shows no
+        # more than the source's own artefacts (Soldier's JPEG normal map: quality 92 for 100,
+        # 203 kB for 331, worst view 0.9900 for 0.9901).
         best = probe(100)
         goal = quality.Goal(
             min(goal.ssim, best.ssim - LOSSY_SOURCE_SLACK[0]),
@@ -208,29 +200,88 @@ def _encoding(
         )
     found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST, axis=axis, start=start)
     if found is None:
-        if target == "webp" and not lossless_source and sample is array:
-            # WebP's lossy mode has no full-chroma setting: its strongest encoding is the probe at
-            # 100, already made (and measured) on the whole image.
-            return replace(base, quality=100), tried[100][1], (probe(100).ssim, probe(100).psnr)
+        if target == "webp" and not lossless_source:
+            # WebP's lossy mode has no full-chroma setting: its strongest encoding is quality 100
+            # (up to 2048x2048 the probe already made and measured).
+            strongest = search.whole(100)
+            return _jpeg_rival(array, read, entry, strongest) or strongest
         steps = near_lossless_steps(allowances, options)
         how, data, measured = _strongest(array, base, read, lossless_source, goal, steps, allowances == COLOR)
         if lossless_source and measured[0] < goal.ssim - SAMPLE_SLACK:
             return None  # a PNG (sharp colour edges, say) that this lossy format cannot match
         return how, data, measured
-    if sample is array:  # up to 2048x2048 a texture is its own sample: the probe was the real thing
-        return replace(base, quality=found.quality), tried[found.quality][1], (found.ssim, found.psnr)
-    # The mosaic stands in for the whole image; where the two disagree by more than the search's
-    # noise, the quality is raised until the whole image passes too (in a bounded number of whole
-    # encodes: see quality.settle).
-    whole: dict[int, tuple[Any, bytes, tuple[float, float]]] = {}
+    return search.settled(found, goal, axis)
 
-    def encode_whole(q: int) -> float:
-        how = replace(base, quality=q)
-        data = _encode(array, how)
-        whole[q] = (how, data, measure(array, data, how, read))
-        return whole[q][2][0]
 
-    return whole[quality.settle(found.quality, encode_whole, probe, goal, SAMPLE_SLACK, axis=axis)]
+class _Search:
+    """One encoding's probes for the auto search: encodes of the texture's sample (quality.sample:
+    the texture itself up to 2048x2048, a mosaic of four tiles beyond), measured and kept by
+    quality; and the whole image's encodings that settle the search's answer."""
+
+    def __init__(self, array: Any, read: tuple[int, ...], base: Encoding) -> None:
+        self.array, self.read, self.base = array, read, base
+        self.sample = quality.sample(array)
+        self.is_whole = self.sample is array
+        self._tile = 0 if self.is_whole else quality.SEARCH_TILE
+        self._tried: dict[int, tuple[quality.Probe, bytes]] = {}
+        self._whole: dict[int, tuple[Any, bytes, tuple[float, float]]] = {}
+
+    def probe(self, q: int) -> quality.Probe:
+        if q not in self._tried:
+            how = replace(self.base, quality=q)
+            data = _encode(self.sample, how)
+            measured = measure(self.sample, data, how, self.read, self._tile)
+            self._tried[q] = (quality.Probe(q, *measured, len(data)), data)
+        return self._tried[q][0]
+
+    def whole(self, q: int) -> tuple[Any, bytes, tuple[float, float]]:
+        """The whole image at quality q: its encoding, bytes and (SSIM, PSNR)."""
+        if self.is_whole:  # the probe was the real thing
+            probe = self.probe(q)
+            return replace(self.base, quality=q), self._tried[q][1], (probe.ssim, probe.psnr)
+        if q not in self._whole:
+            how = replace(self.base, quality=q)
+            data = _encode(self.array, how)
+            self._whole[q] = (how, data, measure(self.array, data, how, self.read))
+        return self._whole[q]
+
+    def settled(
+        self, found: quality.Probe, goal: quality.Goal, axis: quality.Axis | None
+    ) -> tuple[Any, bytes, tuple[float, float]]:
+        """The whole image at the search's answer. The mosaic stands in for a larger image; where
+        the two disagree by more than the search's noise, the quality is raised until the whole
+        image passes too (in a bounded number of whole encodes: see quality.settle)."""
+        if self.is_whole:
+            return self.whole(found.quality)
+        chosen = quality.settle(
+            found.quality, lambda q: self.whole(q)[2][0], self.probe, goal, SAMPLE_SLACK, axis=axis
+        )
+        return self.whole(chosen)
+
+
+def _jpeg_rival(
+    array: Any, read: tuple[int, ...], entry: Any, strongest: tuple[Any, bytes, tuple[float, float]]
+) -> tuple[Any, bytes, tuple[float, float]] | None:
+    """A JPEG with full chroma at the lowest quality whose SSIM and PSNR are at least those of
+    WebP's strongest encoding, where it is smaller; None where none is, or where the source is kept
+    anyway (the strongest WebP is no smaller than it). A normal map from a full-chroma JPEG keeps
+    per-channel detail that WebP's half-resolution chroma cannot: the XR controllers' 1024x1024
+    JPEG normal maps reach SSIM 0.59 at WebP quality 100 (381 kB); a JPEG matches that at quality
+    78 (157 kB). Over the 30 such models their files halve; 29 render within 0.0008 of WebP's worst
+    view, one 0.0034 lower (0.9846 -> 0.9812: its grain, rendered, differs as much at JPEG quality
+    90; only 95, larger than WebP's best, restores it)."""
+    how, data, measured = strongest
+    if array.shape[2] == 4 or len(data) >= len(entry.image.data):
+        return None  # JPEG stores no alpha
+    goal = quality.Goal(*measured)
+    search = _Search(array, read, replace(how, format="jpeg", full_chroma=True))
+    found = quality.lowest_quality(search.probe, goal, low=AUTO_LOWEST, start=AUTO_START)
+    if found is None:
+        return None
+    rival = search.settled(found, goal, None)
+    if len(rival[1]) >= len(data) or not goal.met(quality.Probe(rival[0].quality, *rival[2], len(rival[1]))):
+        return None
+    return rival
 
 
 def _ktx2_auto(
