@@ -238,6 +238,45 @@ def test_a_jpeg_normal_map_webp_cannot_match_becomes_a_smaller_jpeg_as_close(wid
     assert (how.format, how.quality) == ("webp", 100)
 
 
+def test_a_rough_jpeg_normal_map_gets_a_jpeg_as_close_as_its_relaxed_webp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a rough surface a full-chroma JPEG normal map's goal is relaxed and WebP meets it below
+    quality 100; a JPEG as close as that WebP (SSIM and PSNR) and smaller still replaces it."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(5)
+    noisy = np.clip(tm.normal_map().astype(int) + rng.normal(0, 6, tm.normal_map().shape), 0, 255)
+    out = io.BytesIO()
+    PILImage.fromarray(noisy.astype(np.uint8)).save(out, format="JPEG", quality=90, subsampling=0)
+    with PILImage.open(out) as decoded:
+        source = np.asarray(decoded.convert("RGB"))
+    entry = SimpleNamespace(
+        kind="normal", image=SimpleNamespace(mime_type="image/jpeg", data=out.getvalue()), rough=True
+    )
+    how, data, (ssim, psnr) = choose.best_encoding(source, (0, 1, 2), entry, "webp", False, TexturesOptions())
+    monkeypatch.setattr(choose, "_full_chroma_jpeg", lambda image: False)
+    webp_how, webp_data, (webp_ssim, webp_psnr) = choose.best_encoding(
+        source, (0, 1, 2), entry, "webp", False, TexturesOptions()
+    )
+    assert webp_how.format == "webp" and webp_how.quality < 100
+    assert how.format == "jpeg" and len(data) < len(webp_data)
+    assert ssim >= webp_ssim and psnr >= webp_psnr
+
+
+@pytest.mark.parametrize(("subsampling", "full"), [(0, True), (1, True), (2, False), (None, False)])
+def test_full_chroma_jpeg_is_read_from_the_header(subsampling: int | None, full: bool) -> None:
+    from types import SimpleNamespace
+
+    out = io.BytesIO()
+    if subsampling is None:
+        PILImage.fromarray(tm.normal_map()).save(out, format="PNG")
+    else:
+        PILImage.fromarray(tm.normal_map()).save(out, format="JPEG", quality=90, subsampling=subsampling)
+    mime = "image/png" if subsampling is None else "image/jpeg"
+    assert choose._full_chroma_jpeg(SimpleNamespace(mime_type=mime, data=out.getvalue())) is full
+
+
 def test_a_jpeg_normal_map_among_webp_images_is_core_and_valid(tmp_path: Path) -> None:
     """Through the pass: the normal map becomes a JPEG (a core image, no extension), the colour
     map WebP; the report says why; the output is valid."""

@@ -6,8 +6,9 @@ With auto quality (``texture_quality=0``) a texture is searched whole up to 2048
 2048x2048 mosaic of four tiles beyond (so the cost is bounded), then encoded whole and checked
 again (quality.settle). Where no lossy quality meets the goal on a PNG source (WebP's lossy mode
 halves chroma resolution), WebP's lossless mode takes values rounded to a few levels
-(near_lossless_steps), about half the bytes of exact; on a JPEG source (a full-chroma normal map,
-say) WebP's best, or a full-chroma JPEG as close to the source and smaller (_jpeg_rival). A colour PNG of flat art may also become a
+(near_lossless_steps), about half the bytes of exact; on a JPEG source, its best. A normal map
+from a full-chroma JPEG may instead become a full-chroma JPEG as close to the source as the WebP
+and smaller (_jpeg_rival). A colour PNG of flat art may also become a
 palette image of at most 256 colours, each pixel within a few levels (palette_radii, palette.py),
 where that is smaller still: BoxTexturedDraco's logo (2601 colours, only from anti-aliasing) is
 7.0 kB near-lossless and 4.7 kB as a palette within 4 levels; MultiUVTest's second UV grid (240
@@ -22,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import replace
@@ -31,6 +33,7 @@ from ..pass_options import TexturesOptions
 from . import palette, quality
 from .classify import COLOR, DATA, NORMAL
 from .encoders import Encoding, decode, decode_sample, encode, posterize, quality_axis
+from .pixels import quiet_pillow
 
 AUTO_LOWEST = 10
 """The auto search's lowest quality: below it every codec's artefacts are plain to see."""
@@ -199,18 +202,21 @@ def _encoding(
             min(goal.psnr, best.psnr - LOSSY_SOURCE_SLACK[1]),
         )
     found = quality.lowest_quality(probe, goal, low=AUTO_LOWEST, axis=axis, start=start)
-    if found is None:
-        if target == "webp" and not lossless_source:
-            # WebP's lossy mode has no full-chroma setting: its strongest encoding is quality 100
-            # (up to 2048x2048 the probe already made and measured).
-            strongest = search.whole(100)
-            return _jpeg_rival(array, read, entry, strongest) or strongest
+    if found is not None:
+        chosen = search.settled(found, goal, axis)
+    elif target == "webp" and not lossless_source:
+        # WebP's lossy mode has no full-chroma setting: its strongest encoding is quality 100 (up
+        # to 2048x2048 the probe already made and measured).
+        chosen = search.whole(100)
+    else:
         steps = near_lossless_steps(allowances, options)
         how, data, measured = _strongest(array, base, read, lossless_source, goal, steps, allowances == COLOR)
         if lossless_source and measured[0] < goal.ssim - SAMPLE_SLACK:
             return None  # a PNG (sharp colour edges, say) that this lossy format cannot match
         return how, data, measured
-    return search.settled(found, goal, axis)
+    if target == "webp" and entry.kind == NORMAL and _full_chroma_jpeg(entry.image):
+        return _jpeg_rival(array, read, entry, chosen) or chosen
+    return chosen
 
 
 class _Search:
@@ -259,18 +265,34 @@ class _Search:
         return self.whole(chosen)
 
 
+def _full_chroma_jpeg(image: Any) -> bool:
+    """Whether the image is a JPEG whose chroma is stored at full resolution (4:4:4 or 4:2:2)."""
+    if image.mime_type != "image/jpeg":
+        return False
+    from PIL import Image as PILImage
+    from PIL import JpegImagePlugin
+
+    quiet_pillow()  # a source already decoded, its size checked
+    try:
+        with PILImage.open(io.BytesIO(image.data)) as opened:  # reads the header only
+            return JpegImagePlugin.get_sampling(opened) in (0, 1)
+    except (OSError, ValueError, SyntaxError):
+        return False
+
+
 def _jpeg_rival(
-    array: Any, read: tuple[int, ...], entry: Any, strongest: tuple[Any, bytes, tuple[float, float]]
+    array: Any, read: tuple[int, ...], entry: Any, webp: tuple[Any, bytes, tuple[float, float]]
 ) -> tuple[Any, bytes, tuple[float, float]] | None:
-    """A JPEG with full chroma at the lowest quality whose SSIM and PSNR are at least those of
-    WebP's strongest encoding, where it is smaller; None where none is, or where the source is kept
-    anyway (the strongest WebP is no smaller than it). A normal map from a full-chroma JPEG keeps
-    per-channel detail that WebP's half-resolution chroma cannot: the XR controllers' 1024x1024
-    JPEG normal maps reach SSIM 0.59 at WebP quality 100 (381 kB); a JPEG matches that at quality
-    78 (157 kB). Over the 30 such models their files halve; 29 render within 0.0008 of WebP's worst
+    """A JPEG with full chroma at the lowest quality whose SSIM and PSNR are at least those of the
+    chosen WebP encoding, where it is smaller; None where none is, or where the source is kept
+    anyway (the WebP is no smaller than it). For a normal map from a full-chroma JPEG, whose
+    per-channel detail WebP's half-resolution chroma cannot keep: the XR controllers' 1024x1024
+    JPEG normal maps reach SSIM 0.59 at WebP quality 100 (381 kB), a JPEG matches that at quality
+    78 (157 kB); over the 30 such models the files halve, 29 render within 0.0008 of WebP's worst
     view, one 0.0034 lower (0.9846 -> 0.9812: its grain, rendered, differs as much at JPEG quality
-    90; only 95, larger than WebP's best, restores it)."""
-    how, data, measured = strongest
+    90; only 95, larger than WebP's best, restores it). Soldier's rough normal map: WebP quality
+    92 (203 kB) or JPEG 52 (147 kB), worst view 0.9900 and 0.9899."""
+    how, data, measured = webp
     if array.shape[2] == 4 or len(data) >= len(entry.image.data):
         return None  # JPEG stores no alpha
     goal = quality.Goal(*measured)
