@@ -55,6 +55,11 @@ def _pixels(image: Image) -> np.ndarray:
         return np.asarray(im.convert("RGBA" if "A" in im.mode else "RGB"))
 
 
+def _decoded(data: bytes) -> np.ndarray:
+    with PILImage.open(io.BytesIO(data)) as decoded:
+        return np.asarray(decoded.convert("RGB"))
+
+
 def _glb_json(path: Path) -> dict:
     data = path.read_bytes()
     return json.loads(data[20 : 20 + struct.unpack_from("<I", data, 12)[0]])
@@ -180,15 +185,11 @@ def test_a_jpeg_normal_map_is_relaxed_only_on_rough_surfaces() -> None:
     lower quality); where a reflection could be sharp, it gets WebP's best, quality 100."""
     from types import SimpleNamespace
 
-    rng = np.random.default_rng(5)
-    noisy = np.clip(tm.normal_map().astype(int) + rng.normal(0, 6, tm.normal_map().shape), 0, 255)
-    out = io.BytesIO()
-    PILImage.fromarray(noisy.astype(np.uint8)).save(out, format="JPEG", quality=90, subsampling=0)
-    with PILImage.open(out) as decoded:
-        source = np.asarray(decoded.convert("RGB"))
+    jpeg = tm.noisy_normal_jpeg()
+    source = _decoded(jpeg)
     found = {}
     for rough in (True, False):
-        image = SimpleNamespace(mime_type="image/jpeg", data=out.getvalue())
+        image = SimpleNamespace(mime_type="image/jpeg", data=jpeg)
         entry = SimpleNamespace(kind="normal", image=image, rough=rough)
         found[rough] = choose.best_encoding(source, (0, 1, 2), entry, "webp", False, TexturesOptions())
     glossy_how, glossy_data, (best, _psnr) = found[False]
@@ -214,8 +215,7 @@ def test_a_jpeg_normal_map_webp_cannot_match_becomes_a_smaller_jpeg_as_close(wid
     from types import SimpleNamespace
 
     jpeg = tm.grainy_normal_jpeg(width, tm.SIZE if width == tm.SIZE else 1024)
-    with PILImage.open(io.BytesIO(jpeg)) as decoded:
-        source = np.asarray(decoded.convert("RGB"))
+    source = _decoded(jpeg)
     options = TexturesOptions()
 
     def best(source: np.ndarray, data: bytes, read: tuple[int, ...] = (0, 1, 2)) -> tuple:
@@ -245,14 +245,10 @@ def test_a_rough_jpeg_normal_map_gets_a_jpeg_as_close_as_its_relaxed_webp(
     quality 100; a JPEG as close as that WebP (SSIM and PSNR) and smaller still replaces it."""
     from types import SimpleNamespace
 
-    rng = np.random.default_rng(5)
-    noisy = np.clip(tm.normal_map().astype(int) + rng.normal(0, 6, tm.normal_map().shape), 0, 255)
-    out = io.BytesIO()
-    PILImage.fromarray(noisy.astype(np.uint8)).save(out, format="JPEG", quality=90, subsampling=0)
-    with PILImage.open(out) as decoded:
-        source = np.asarray(decoded.convert("RGB"))
+    jpeg = tm.noisy_normal_jpeg()
+    source = _decoded(jpeg)
     entry = SimpleNamespace(
-        kind="normal", image=SimpleNamespace(mime_type="image/jpeg", data=out.getvalue()), rough=True
+        kind="normal", image=SimpleNamespace(mime_type="image/jpeg", data=jpeg), rough=True
     )
     how, data, (ssim, psnr) = choose.best_encoding(source, (0, 1, 2), entry, "webp", False, TexturesOptions())
     monkeypatch.setattr(choose, "_full_chroma_jpeg", lambda image: False)
