@@ -280,7 +280,7 @@ def test_a_jpeg_normal_map_among_webp_images_is_core_and_valid(tmp_path: Path) -
     doc, report, gltf = _run(src, tmp_path / "out.glb")
     rows = _rows(report)
     normal, colour = rows["grainy normal"], rows["colour"]
-    assert normal["after"]["format"] == "jpeg" and "JPEG, full chroma" in normal["note"], normal
+    assert normal["after"]["format"] == "jpeg" and "full-chroma JPEG" in normal["note"], normal
     assert normal["after"]["bytes"] < normal["before"]["bytes"] and normal["quality"] < 100
     assert colour["after"]["format"] == "webp"
     texture = _material(doc, "Glossy")["normalTexture"]["index"]
