@@ -1017,3 +1017,26 @@ def test_keep_leaves_extension_images_beside_a_recompressed_png(tmp_path: Path) 
     assert texture["extensions"]["EXT_texture_webp"]["source"] is webp[0]
     assert texture["source"] is not png and texture["source"].mime_type == "image/png"  # recompressed
     assert len(texture["source"].data) < len(png.data)
+
+
+def test_images_are_started_largest_first_and_returned_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass starts the images with the most bytes first, so no worker is left alone with a
+    large one at the end; results (and progress) stay by image."""
+    import os
+    from types import SimpleNamespace
+
+    from glbcompress.engine.passes import textures as textures_pass
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    entries = [SimpleNamespace(image=SimpleNamespace(data=b"x" * n)) for n in (5, 50, 1, 20)]
+    started: list[int] = []
+
+    def work(entry: SimpleNamespace) -> int:
+        started.append(len(entry.image.data))
+        return len(entry.image.data)
+
+    progress: list[float] = []
+    results = textures_pass._parallel(work, entries, lambda fraction, _label: progress.append(fraction))
+    assert started == [50, 20, 5, 1]
+    assert results == [5, 50, 1, 20]
+    assert progress[-1] == 1.0

@@ -159,14 +159,21 @@ def _parallel(
     encodes, finished = [0] * total, [False] * total
     workers = min(total, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="textures") as pool:
-        futures = [pool.submit(run, i) for i in range(total)]
+        largest_first = sorted(range(total), key=lambda i: -_cost(entries[i]))
+        futures = dict(zip(largest_first, [pool.submit(run, i) for i in largest_first], strict=True))
         while not all(finished):
             index, done = events.get()
             encodes[index] += not done
             finished[index] = finished[index] or done
             ways = [1.0 if f else n / (n + ENCODES_HALFWAY) for n, f in zip(encodes, finished, strict=True)]
             report(sum(ways) / total, f"{sum(finished)}/{total}")
-        return [f.result() for f in futures]
+        return [futures[i].result() for i in range(total)]
+
+
+def _cost(entry: Any) -> int:
+    """How long an image's search is likely to take, to start the longest first (so that no worker
+    is left with a large image after the others have finished): its encoded size."""
+    return len(entry.image.data)
 
 
 # -- one image ------------------------------------------------------------------------------------
