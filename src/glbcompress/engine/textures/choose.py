@@ -6,10 +6,10 @@ With auto quality (``texture_quality=0``) a texture is searched whole up to 2048
 2048x2048 mosaic of four tiles beyond (so the cost is bounded), then encoded whole and checked
 again (quality.settle). Where no lossy quality meets the goal on a PNG source (WebP's lossy mode
 halves chroma resolution), WebP's lossless mode takes values rounded to a few levels
-(near_lossless_steps), about half the bytes of exact; on a JPEG source, its best. A normal map
-from a full-chroma JPEG may instead become a full-chroma JPEG as close to the source as the WebP
-and smaller (_jpeg_rival). A colour PNG of flat art may also become a
-palette image of at most 256 colours, each pixel within a few levels (palette_radii, palette.py),
+(near_lossless_steps), about half the bytes of exact; on a JPEG source, WebP's best (quality 100).
+A normal map from a full-chroma JPEG may instead become a full-chroma JPEG, at least as close to the
+source as the WebP and smaller (_jpeg_rival). A colour PNG of flat art may also become a palette
+image of at most 256 colours, each pixel within a few levels (palette_radii, palette.py),
 where that is smaller still: BoxTexturedDraco's logo (2601 colours, only from anti-aliasing) is
 7.0 kB near-lossless and 4.7 kB as a palette within 4 levels; MultiUVTest's second UV grid (240
 colours) 15.8 kB lossy at q21 and 6.4 kB exactly as a palette. KTX2's auto quality is a fixed
@@ -293,8 +293,10 @@ def _jpeg_rival(
     90; only 95, larger than WebP's best, restores it). Soldier's rough normal map: WebP quality
     92 (203 kB) or JPEG 52 (147 kB), worst view 0.9900 and 0.9899."""
     how, data, measured = webp
-    if array.shape[2] == 4 or len(data) >= len(entry.image.data):
+    if array.shape[2] == 4:
         return None  # JPEG stores no alpha
+    if len(data) >= len(entry.image.data):
+        return None  # the source stays: nothing to rival
     goal = quality.Goal(*measured)
     search = _Search(array, read, replace(how, format="jpeg", full_chroma=True))
     found = quality.lowest_quality(search.probe, goal, low=AUTO_LOWEST, start=AUTO_START)
