@@ -4,7 +4,8 @@ card and ``glbcompress compress --list-textures`` show.
 The textures pass reports each image in its changes (``changes["textures"]``): its class, format,
 size and bytes before and after, the quality chosen, and SSIM/PSNR against the source. A row with
 ``after.format == "factor"`` is a single-colour texture folded into material factors; a row without
-``after`` was left as it is, and its ``note`` says why.
+``after`` was left as it is, and its ``note`` says why (as it does where ``after`` is in another format
+than the one asked for).
 
 Plain Python (no imports): the command line loads it without slowing its start-up.
 """
@@ -59,6 +60,8 @@ def _row(row: Mapping[str, Any], size: Callable[[int], str], missing: str) -> di
         after_text = "material factor"
     else:
         after_text = _image(after, size, row.get("codec"))
+        if row.get("note"):  # why the format differs from the one asked for
+            after_text += f" ({str(row['note']).strip()})"
     quality, ssim, psnr = row.get("quality"), row.get("ssim"), row.get("psnr")
     kind = str(row.get("class") or missing)
     return {

@@ -24,6 +24,7 @@ from glbcompress.engine.textures import basisu, choose, encoders, quality
 from glbcompress.engine.textures.classify import image_uses
 from glbcompress.engine.textures.solid import srgb_to_linear
 from glbcompress.engine.writer import write_glb
+from glbcompress.texture_table import texture_rows
 from tests.fixtures import texture_models as tm
 from tests.tools import CORPUS, new_errors, validate
 
@@ -280,7 +281,7 @@ def test_a_jpeg_normal_map_among_webp_images_is_core_and_valid(tmp_path: Path) -
     doc, report, gltf = _run(src, tmp_path / "out.glb")
     rows = _rows(report)
     normal, colour = rows["grainy normal"], rows["colour"]
-    assert normal["after"]["format"] == "jpeg" and "full-chroma JPEG" in normal["note"], normal
+    assert normal["after"]["format"] == "jpeg" and "full chroma" in normal["note"], normal
     assert normal["after"]["bytes"] < normal["before"]["bytes"] and normal["quality"] < 100
     assert colour["after"]["format"] == "webp"
     texture = _material(doc, "Glossy")["normalTexture"]["index"]
@@ -288,6 +289,12 @@ def test_a_jpeg_normal_map_among_webp_images_is_core_and_valid(tmp_path: Path) -
     assert _pixels(texture["source"]).shape == (tm.SIZE, tm.SIZE, 3)
     assert gltf["extensionsUsed"] == gltf["extensionsRequired"] == ["EXT_texture_webp"]
     assert validate(tmp_path / "out.glb")[0]["errors"] == 0
+    # The table (CLI and dashboard) says why a WebP run wrote a JPEG.
+    table = {row["image"]: row for row in texture_rows([{"name": "textures", "changes": report}], str)}
+    assert (
+        table[normal["image"]]["after"].startswith("JPEG")
+        and normal["note"] in table[normal["image"]]["after"]
+    )
 
 
 def test_a_png_normal_map_on_rough_surfaces_goes_coarser_near_lossless() -> None:

@@ -271,7 +271,7 @@ def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
         row["note"] = f"kept: {chosen.describe()} was not smaller ({len(data)} bytes)"
         return
     if chosen.format != target:  # choose._jpeg_rival
-        row["note"] = "full-chroma JPEG: at least as close to the source as WebP, and smaller"
+        row["note"] = "full chroma: at least as close as WebP, and smaller"
         target = chosen.format
     result.primary = (data, MIME[target])
     row["after"] = {"format": target, "bytes": len(data), "size": f"{width}x{height}"}
