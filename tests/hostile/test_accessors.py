@@ -67,6 +67,8 @@ EITHER: dict[str, Change] = {
     "POSITION as normalized bytes": lambda g: attr(g, "POSITION").update(componentType=5121, normalized=True),
     "POSITION as signed shorts": lambda g: attr(g, "POSITION").update(componentType=5122),
     "NORMAL as VEC2": lambda g: attr(g, "NORMAL").update(type="VEC2"),
+    "NORMAL as SCALAR": lambda g: attr(g, "NORMAL").update(type="SCALAR"),
+    "TEXCOORD_0 as SCALAR": lambda g: attr(g, "TEXCOORD_0").update(type="SCALAR"),
     "NORMAL as bytes": lambda g: attr(g, "NORMAL").update(componentType=5120),
     "TEXCOORD_0 as VEC4": lambda g: attr(g, "TEXCOORD_0").update(type="VEC4", count=12),
     "TEXCOORD_0 as MAT2": lambda g: attr(g, "TEXCOORD_0").update(type="MAT2", count=12),
@@ -105,6 +107,31 @@ def test_odd_layouts_compress_or_are_refused(glbs: dict[str, Path], tmp_path: Pa
     for preset in ("lossless", "balanced", "max"):
         result = outcome(case, preset=preset)
         assert result.ok or result.kind in ("invalid-model", "unsupported-model"), (preset, result)
+    result = outcome(case, {"texture_format": "keep", "simplify": True}, preset="balanced")
+    assert result.ok or result.kind in ("invalid-model", "unsupported-model"), ("simplify", result)
+
+
+WRONG_TYPES_SIMPLIFIED: dict[str, tuple[str, Change]] = {
+    "WEIGHTS_0 as VEC2": ("skinned_rig.glb", lambda g: attr(g, "WEIGHTS_0").update(type="VEC2")),
+    "NORMAL as SCALAR, skinned": ("skinned_rig.glb", lambda g: attr(g, "NORMAL").update(type="SCALAR")),
+    "NORMAL as SCALAR, morphed": ("morph_cube.glb", lambda g: attr(g, "NORMAL").update(type="SCALAR")),
+    "morph POSITION as SCALAR": (
+        "morph_cube.glb",
+        lambda g: g["accessors"][first_prim(g)["targets"][0]["POSITION"]].update(type="SCALAR"),
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(WRONG_TYPES_SIMPLIFIED))
+def test_attributes_of_the_wrong_type_do_not_upset_simplification(
+    glbs: dict[str, Path], tmp_path: Path, name: str
+) -> None:
+    """An attribute whose type is not the one glTF gives its semantic (the fuzz run found a NORMAL
+    declared SCALAR) is left out of the simplifier's metric instead of breaking it."""
+    seed, change = WRONG_TYPES_SIMPLIFIED[name]
+    case = mutate(glbs[seed], tmp_path / "case.glb", change)
+    result = outcome(case, {"texture_format": "keep", "simplify": True}, preset="balanced")
+    assert result.ok or result.kind in ("invalid-model", "unsupported-model"), result
 
 
 SPARSE: dict[str, Change] = {

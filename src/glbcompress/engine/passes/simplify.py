@@ -263,6 +263,7 @@ def _flat_normals(prim: dict) -> bool:
     normal, position = attributes.get("NORMAL"), attributes.get("POSITION")
     if (
         not isinstance(normal, Accessor)
+        or normal.type != "VEC3"
         or "TANGENT" in attributes
         or any("NORMAL" in t for t in prim.get("targets", []))
     ):
@@ -307,22 +308,24 @@ def _metric(
     columns: list[np.ndarray] = []
     weights: list[float] = []
 
-    def gather(semantic: str, target: int | None = None) -> np.ndarray | None:
-        values = [p.stream(semantic, target) for p in parts]
-        if any(v is None for v in values):
+    def gather(semantic: str, *widths: int) -> np.ndarray | None:
+        """The attribute over all parts, if it has one of the widths glTF gives it (an invalid
+        model may declare a NORMAL as SCALAR, say: then it is left out of the metric)."""
+        values = [p.stream(semantic) for p in parts]
+        if any(v is None or v.ndim != 2 or v.shape[1] not in widths for v in values):
             return None
         return np.concatenate(values)
 
-    normal = gather("NORMAL")
+    normal = gather("NORMAL", 3)
     if normal is not None:
-        columns.append(normal[:, :3])
+        columns.append(normal)
         weights += [NORMAL_WEIGHT] * 3
-    color = gather("COLOR_0")
+    color = gather("COLOR_0", 3, 4)
     if color is not None:
         rgb = color[:, :3] * (color[:, 3:4] if color.shape[1] == 4 else 1.0)
         columns.append(rgb)
         weights += [COLOR_WEIGHT] * 3
-    uv = gather("TEXCOORD_0")
+    uv = gather("TEXCOORD_0", 2)
     if uv is not None:
         size = _mean_size(uv, triangles)
         if size > 0:
@@ -363,8 +366,8 @@ def _morph_columns(parts: list[_Part]) -> np.ndarray | None:
     out = []
     for t in range(targets):
         deltas = [p.stream("POSITION", t) for p in parts]
-        if all(d is not None for d in deltas):
-            out.append(np.concatenate(deltas)[:, :3])
+        if all(d is not None and d.ndim == 2 and d.shape[1] == 3 for d in deltas):
+            out.append(np.concatenate(deltas))
     return np.hstack(out) if out else None
 
 
@@ -377,8 +380,8 @@ def _skin_columns(parts: list[_Part], room: int) -> np.ndarray | None:
         k = 0
         while True:
             joints, weights = part.stream(f"JOINTS_{k}"), part.stream(f"WEIGHTS_{k}")
-            if joints is None or weights is None:
-                break
+            if joints is None or weights is None or joints.shape != weights.shape:
+                break  # absent, or (an invalid model) a set whose weights do not pair with its joints
             sets.append((joints.astype(np.int64), weights))
             k += 1
         if not sets:
