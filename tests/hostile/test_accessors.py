@@ -115,6 +115,10 @@ WRONG_TYPES_SIMPLIFIED: dict[str, tuple[str, Change]] = {
     "WEIGHTS_0 as VEC2": ("skinned_rig.glb", lambda g: attr(g, "WEIGHTS_0").update(type="VEC2")),
     "NORMAL as SCALAR, skinned": ("skinned_rig.glb", lambda g: attr(g, "NORMAL").update(type="SCALAR")),
     "NORMAL as SCALAR, morphed": ("morph_cube.glb", lambda g: attr(g, "NORMAL").update(type="SCALAR")),
+    "morph POSITION as VEC2": (
+        "morph_cube.glb",
+        lambda g: g["accessors"][first_prim(g)["targets"][0]["POSITION"]].update(type="VEC2"),
+    ),
     "morph POSITION as SCALAR": (
         "morph_cube.glb",
         lambda g: g["accessors"][first_prim(g)["targets"][0]["POSITION"]].update(type="SCALAR"),

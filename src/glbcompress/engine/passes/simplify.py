@@ -363,12 +363,17 @@ def _fit(matrix: np.ndarray | None, room: int) -> np.ndarray | None:
 def _morph_columns(parts: list[_Part]) -> np.ndarray | None:
     """Every morph target's position displacement, side by side (3 columns per target)."""
     targets = len(parts[0].prim.get("targets", []))
-    out = []
-    for t in range(targets):
-        deltas = [p.stream("POSITION", t) for p in parts]
-        if all(d is not None and d.ndim == 2 and d.shape[1] == 3 for d in deltas):
-            out.append(np.concatenate(deltas))
+    out = [d for d in (_target_deltas(parts, t) for t in range(targets)) if d is not None]
     return np.hstack(out) if out else None
+
+
+def _target_deltas(parts: list[_Part], target: int) -> np.ndarray | None:
+    """One morph target's position displacements over all parts; None where a part has none, or
+    (an invalid model) where they are not VEC3."""
+    deltas = [p.stream("POSITION", target) for p in parts]
+    if any(d is None or d.ndim != 2 or d.shape[1] != 3 for d in deltas):
+        return None
+    return np.concatenate(deltas)
 
 
 def _skin_columns(parts: list[_Part], room: int) -> np.ndarray | None:
@@ -430,9 +435,9 @@ class _Unit:
             attributes, weights = np.zeros((len(positions), 0), np.float32), np.zeros(0, np.float32)
         shapes = [Surface(positions, triangles)]
         for t in range(len(parts[0].prim.get("targets", []))):
-            deltas = [p.stream("POSITION", t) for p in parts]
-            if all(d is not None for d in deltas):
-                shapes.append(Surface(positions + np.concatenate(deltas)[:, :3], triangles))
+            deltas = _target_deltas(parts, t)
+            if deltas is not None:
+                shapes.append(Surface(positions + deltas, triangles))
         return cls(parts, offsets, positions, triangles, attributes, weights, shapes)
 
 
