@@ -106,6 +106,7 @@ DISAGREEMENTS: dict[str, Change] = {
         type="VEC4", count=8
     ),
     "skin without joints": lambda g: g["skins"][0].update(joints=[]),
+    "skin without joints or inverse binds": lambda g: g["skins"].__setitem__(0, {}),
     "joint repeated": lambda g: g["skins"][0].update(joints=[0, 0]),
     "mesh node as joint": lambda g: g["skins"][0].update(joints=[0, 2]),
     "skin on a mesh without JOINTS_0": lambda g: g["meshes"][0]["primitives"][0]["attributes"].pop(

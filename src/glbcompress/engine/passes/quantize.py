@@ -733,6 +733,8 @@ class _Run:
             matrices = ibm.floats().astype(np.float64).reshape(-1, 4, 4).transpose(0, 2, 1)
         else:
             matrices = np.tile(np.eye(4), (joints, 1, 1))
+        if not len(matrices):
+            return  # a skin without joints (an invalid model): nothing to fold into, nor to write
         folded = (matrices @ grid.matrix()).transpose(0, 2, 1).reshape(-1, 16)
         props = copy.deepcopy(ibm.props) if isinstance(ibm, Accessor) else {}
         self._replace(skin, "inverseBindMatrices", Accessor(folded.astype(F32), "MAT4", props=props))
