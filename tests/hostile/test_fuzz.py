@@ -4,10 +4,11 @@ back or raise the engine's typed error -- never another exception, never a hang.
 
 CI runs a fixed number of examples (about half a minute on two cores);
 GLBCOMPRESS_FUZZ_EXAMPLES=5000 runs a longer campaign locally. Failing inputs are shrunk and
-printed by hypothesis."""
+printed by hypothesis, and the failing model is kept (FAILURES; the error's note names the file)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -54,11 +55,23 @@ def no_hang() -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+FAILURES = Path(tempfile.gettempdir()) / "glbcompress-fuzz-failures"
+"""Where a failing model is kept, named by its digest: hypothesis prints some examples blank (a
+JSON mutation's odd Unicode), and the file is what reproduces the failure."""
+
+
 def check(data: bytes, options: dict[str, Any] | None = None, preset: str | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp, no_hang():
         case = Path(tmp) / "case.glb"
         case.write_bytes(data)
-        outcome(case, options, preset=preset)  # raises on anything but success or EngineError
+        try:
+            outcome(case, options, preset=preset)  # raises on anything but success or EngineError
+        except Exception as exc:
+            FAILURES.mkdir(exist_ok=True)
+            kept = FAILURES / f"{hashlib.sha256(data).hexdigest()[:16]}.glb"
+            kept.write_bytes(data)
+            exc.add_note(f"failing model kept at {kept}; options {options}, preset {preset}")
+            raise
 
 
 edits = st.lists(st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 255)), min_size=1, max_size=12)
