@@ -308,24 +308,16 @@ def _metric(
     columns: list[np.ndarray] = []
     weights: list[float] = []
 
-    def gather(semantic: str, *widths: int) -> np.ndarray | None:
-        """The attribute over all parts, if it has one of the widths glTF gives it (an invalid
-        model may declare a NORMAL as SCALAR, say: then it is left out of the metric)."""
-        values = [p.stream(semantic) for p in parts]
-        if any(v is None or v.ndim != 2 or v.shape[1] not in widths for v in values):
-            return None
-        return np.concatenate(values)
-
-    normal = gather("NORMAL", 3)
+    normal = _gathered(parts, "NORMAL", (3,))
     if normal is not None:
         columns.append(normal)
         weights += [NORMAL_WEIGHT] * 3
-    color = gather("COLOR_0", 3, 4)
+    color = _gathered(parts, "COLOR_0", (3, 4))
     if color is not None:
         rgb = color[:, :3] * (color[:, 3:4] if color.shape[1] == 4 else 1.0)
         columns.append(rgb)
         weights += [COLOR_WEIGHT] * 3
-    uv = gather("TEXCOORD_0", 2)
+    uv = _gathered(parts, "TEXCOORD_0", (2,))
     if uv is not None:
         size = _mean_size(uv, triangles)
         if size > 0:
@@ -363,17 +355,20 @@ def _fit(matrix: np.ndarray | None, room: int) -> np.ndarray | None:
 def _morph_columns(parts: list[_Part]) -> np.ndarray | None:
     """Every morph target's position displacement, side by side (3 columns per target)."""
     targets = len(parts[0].prim.get("targets", []))
-    out = [d for d in (_target_deltas(parts, t) for t in range(targets)) if d is not None]
+    out = [d for d in (_gathered(parts, "POSITION", (3,), t) for t in range(targets)) if d is not None]
     return np.hstack(out) if out else None
 
 
-def _target_deltas(parts: list[_Part], target: int) -> np.ndarray | None:
-    """One morph target's position displacements over all parts; None where a part has none, or
-    (an invalid model) where they are not VEC3."""
-    deltas = [p.stream("POSITION", target) for p in parts]
-    if any(d is None or d.ndim != 2 or d.shape[1] != 3 for d in deltas):
+def _gathered(
+    parts: list[_Part], semantic: str, widths: tuple[int, ...], target: int | None = None
+) -> np.ndarray | None:
+    """An attribute (or one morph target's) over all parts; None where a part has none, or where
+    it has not one of the widths glTF gives it (an invalid model may declare a NORMAL as SCALAR,
+    say: then it is left out of the metric and of the shapes measured)."""
+    values = [p.stream(semantic, target) for p in parts]
+    if any(v is None or v.ndim != 2 or v.shape[1] not in widths for v in values):
         return None
-    return np.concatenate(deltas)
+    return np.concatenate(values)
 
 
 def _skin_columns(parts: list[_Part], room: int) -> np.ndarray | None:
@@ -435,7 +430,7 @@ class _Unit:
             attributes, weights = np.zeros((len(positions), 0), np.float32), np.zeros(0, np.float32)
         shapes = [Surface(positions, triangles)]
         for t in range(len(parts[0].prim.get("targets", []))):
-            deltas = _target_deltas(parts, t)
+            deltas = _gathered(parts, "POSITION", (3,), t)
             if deltas is not None:
                 shapes.append(Surface(positions + deltas, triangles))
         return cls(parts, offsets, positions, triangles, attributes, weights, shapes)
