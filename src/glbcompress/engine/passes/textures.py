@@ -159,8 +159,7 @@ def _parallel(
     encodes, finished = [0] * total, [False] * total
     workers = min(total, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="textures") as pool:
-        largest_first = sorted(range(total), key=lambda i: -_cost(entries[i]))
-        futures = dict(zip(largest_first, [pool.submit(run, i) for i in largest_first], strict=True))
+        futures = {i: pool.submit(run, i) for i in sorted(range(total), key=lambda i: -_cost(entries[i]))}
         while not all(finished):
             index, done = events.get()
             encodes[index] += not done
