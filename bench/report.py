@@ -22,6 +22,7 @@ from .runners import (
     TEXTURE_CONFIGS,
     TEXTURE_ENGINE,
     TEXTURE_REFERENCES,
+    TEXTURE_TIME_FLOORS,
     TEXTURE_TIME_REFERENCE,
 )
 
@@ -156,7 +157,9 @@ def texture_goal(models: list[dict]) -> dict[str, Any] | None:
     total wall time at most twice native gltfpack -tw's. None when a configuration was not run.
 
     fidelity_pass is None when a model's fidelity was not measured (rendering skipped, or its
-    original did not render) and no measured model fails: not measured is not a pass."""
+    original did not render) and no measured model fails: not measured is not a pass.
+    floor_seconds: the total wall times of TEXTURE_TIME_FLOORS over the same models, where they
+    ran and processed every one (what the time line would cost without the quality search)."""
     table = rows_by_config(models)
     if any(c not in table for c in TEXTURE_CONFIGS):
         return None
@@ -195,6 +198,11 @@ def texture_goal(models: list[dict]) -> dict[str, Any] | None:
         "total_seconds": t_ours,
         "reference_total_seconds": t_ref,
         "config_total_seconds": {c: sum(table[c][n]["seconds"] for n in common) for c in TEXTURE_CONFIGS},
+        "floor_seconds": {
+            c: sum(table[c][n]["seconds"] for n in common)
+            for c in TEXTURE_TIME_FLOORS
+            if c in table and all(table[c].get(n, {}).get("ok") for n in common)
+        },
         "time_pass": bool(common) and t_ours <= TEXTURE_TIME_FACTOR * t_ref,
     }
 
@@ -229,6 +237,10 @@ def texture_goal_lines(goal: dict[str, Any]) -> list[str]:
     )
     totals = ", ".join(f"{c} {s:.2f} s" for c, s in goal["config_total_seconds"].items())
     lines.append(f"INFO total wall time of every configuration over the same models: {totals}")
+    floors = goal.get("floor_seconds") or {}
+    if floors and t_ref:
+        parts = ", ".join(f"{c} {s:.2f} s ({s / t_ref:.1f} x)" for c, s in floors.items())
+        lines.append(f"INFO the time line's floors, against {TEXTURE_TIME_REFERENCE}: {parts}")
     return lines
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bench.runners import ENGINE, GOAL_REFERENCE, TEXTURE_CONFIGS, TEXTURE_ENGINE, TEXTURE_TIME_REFERENCE
+from bench.runners import (
+    ENGINE,
+    GOAL_REFERENCE,
+    TEXTURE_CONFIGS,
+    TEXTURE_ENGINE,
+    TEXTURE_TIME_FLOORS,
+    TEXTURE_TIME_REFERENCE,
+)
 
 from bench import report
 
@@ -436,6 +443,29 @@ def test_texture_goal_is_over_the_models_every_configuration_processed() -> None
     assert goal["config_total_seconds"][TEXTURE_ENGINE] == pytest.approx(1.0)
     nothing = _texture_goal(_texture_models([None], [0.1] * 4, [None]))
     assert nothing["models"] == 0 and report.texture_goal_lines(nothing)[0].startswith("FAIL no model")
+
+
+def test_texture_goal_reports_the_time_lines_floors_where_they_ran_on_every_model() -> None:
+    # Without the search and with textures untouched, over the models the goal counts; a floor
+    # that failed on one of them is left out rather than summed over fewer models.
+    models = _texture_models([0.08, 0.09], [0.1, 0.2, 0.3, 0.4], [0.99, 0.985])
+    fixed, untouched = TEXTURE_TIME_FLOORS
+    for model, (s_fixed, s_untouched) in zip(models, [(0.5, 0.2), (0.7, 0.3)], strict=True):
+        model["results"] += [
+            _row(model["name"], fixed, 100, s_fixed),
+            _row(model["name"], untouched, 900, s_untouched),
+        ]
+    goal = _texture_goal(models)
+    assert goal["floor_seconds"] == {fixed: pytest.approx(1.2), untouched: pytest.approx(0.5)}
+    assert report.texture_goal_lines(goal)[-1] == (
+        f"INFO the time line's floors, against {TEXTURE_TIME_REFERENCE}: "
+        f"{fixed} 1.20 s (1.0 x), {untouched} 0.50 s (0.4 x)"
+    )
+    models[1]["results"][-2] = _row("m1", fixed, None)
+    goal = _texture_goal(models)
+    assert list(goal["floor_seconds"]) == [untouched]
+    plain = _texture_goal(_texture_models([0.08], [0.1] * 4, [0.99]))
+    assert plain["floor_seconds"] == {} and report.texture_goal_lines(plain)[-1].startswith("INFO total")
 
 
 def test_texture_goal_needs_every_configuration() -> None:
