@@ -297,6 +297,40 @@ def test_a_jpeg_normal_map_among_webp_images_is_core_and_valid(tmp_path: Path) -
     )
 
 
+@pytest.mark.parametrize("fmt", ["webp", "keep"])
+def test_an_image_with_an_exif_orientation_is_left_as_it_is(tmp_path: Path, fmt: str) -> None:
+    """Web viewers turn a JPEG or PNG by its EXIF orientation and a re-encoded image has none
+    (tests/bench/test_render.py shows it rendered): tagged images stay byte for byte, the report
+    says why; untagged (orientation 1) ones are converted as usual."""
+    src = tm.exif_turned_boxes(tmp_path / "in.glb", 6)
+    before = {im.name: im.data for im in read(src).images}
+    doc, report, _gltf = _run(src, tmp_path / "out.glb", texture_format=fmt)
+    rows = _rows(report)
+    for name, data in before.items():
+        assert "EXIF orientation 6" in rows[name]["note"] and "after" not in rows[name], rows[name]
+        texture = _material(doc, name.split()[0])["pbrMetallicRoughness"]["baseColorTexture"]["index"]
+        assert texture["source"].data == data and "extensions" not in texture
+    assert validate(tmp_path / "out.glb")[0]["errors"] == 0
+    upright = tm.exif_turned_boxes(tmp_path / "upright.glb", 1)
+    _doc, report, _gltf = _run(upright, tmp_path / "upright.out.glb", texture_format=fmt)
+    assert not any("EXIF" in row.get("note", "") for row in report["textures"])
+    if fmt == "webp":
+        assert all(row["after"]["format"] == "webp" for row in report["textures"])
+
+
+def test_exif_orientation_is_read_from_the_header() -> None:
+    from glbcompress.engine.textures import pixels
+
+    for fmt in ("JPEG", "PNG", "WEBP"):
+        for orientation in (1, 3, 6, 8):
+            with PILImage.open(io.BytesIO(tm.exif_turned(fmt, orientation))) as opened:
+                assert pixels.exif_orientation(opened) == orientation
+    with PILImage.open(io.BytesIO(tm.exif_turned("JPEG", 9))) as opened:
+        assert pixels.exif_orientation(opened) == 1  # not an orientation: viewers ignore it
+    with PILImage.open(io.BytesIO(tm.jpeg(tm.colour_map()))) as opened:
+        assert pixels.exif_orientation(opened) == 1
+
+
 def test_a_png_normal_map_on_rough_surfaces_goes_coarser_near_lossless() -> None:
     """A normal map whose per-channel detail lossy WebP cannot keep goes near-lossless: within 1
     level where a reflection could be sharp, within 2 or 3 (what meets the goal) where it shades

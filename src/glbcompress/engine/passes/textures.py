@@ -233,6 +233,12 @@ def _encode(result: _Result, source: Any, options: TexturesOptions) -> None:
             row["after"] = {"format": "factor", "bytes": 0, "size": "1x1"}
             row["note"] = f"single colour {value.value.tolist()}"
             return
+    if source.orientation != 1:
+        row["note"] = (
+            f"kept: EXIF orientation {source.orientation} (web viewers turn the image by it, other "
+            "viewers do not; a re-encoded image would lose it)"
+        )
+        return
     original_format = FORMAT_OF_MIME.get(entry.image.mime_type, "png")
     target = options.texture_format if options.texture_format != "keep" else original_format
     srgb = entry.srgb

@@ -33,6 +33,9 @@ class Pixels:
     """uint8, (height, width, channels)."""
     bits: int = 8
     """Bits per channel of the source (16 for a 16-bit PNG)."""
+    orientation: int = 1
+    """The source's EXIF orientation (1 where it has none; 2 to 8 turn or mirror it: see
+    exif_orientation)."""
 
     @property
     def width(self) -> int:
@@ -88,11 +91,12 @@ def decode(data: bytes, mime: str, where: str, max_pixels: int) -> Pixels:
     """The image's pixels (first frame), as grey, RGB or RGBA."""
     image = open_image(data, mime, where, max_pixels)
     bits = 16 if image.mode.startswith("I;16") or image.mode == "I" or _png_bit_depth(data) == 16 else 8
+    orientation = exif_orientation(image)
     try:
         image.load()
         if image.mode in ("I;16", "I;16B", "I;16L", "I"):
             array = (np.asarray(image, dtype=np.uint32) >> 8).astype(np.uint8)
-            return Pixels(array[..., None], bits)
+            return Pixels(array[..., None], bits, orientation)
         if image.mode in ("1", "L"):
             target = "L"
         elif image.mode == "LA" or (image.mode in ("P", "PA", "RGBA", "La", "RGBa") and _has_alpha(image)):
@@ -110,7 +114,22 @@ def decode(data: bytes, mime: str, where: str, max_pixels: int) -> Pixels:
     if target == "LA":  # grey + alpha: keep as RGBA, which every encoder takes
         grey = array[..., :1]
         array = np.concatenate([grey, grey, grey, array[..., 1:]], axis=2)
-    return Pixels(np.ascontiguousarray(array), bits)
+    return Pixels(np.ascontiguousarray(array), bits, orientation)
+
+
+EXIF_ORIENTATION = 0x0112
+
+
+def exif_orientation(image) -> int:  # image: PIL.Image.Image, opened
+    """The EXIF orientation tag of an opened image (JPEG, PNG's eXIf, WebP), 1 where it has none or
+    an invalid one. Web browsers apply it to textures (three.js's GLTFLoader in Chromium shows a
+    JPEG tagged 6 turned a quarter); engines that decode pixels themselves do not, and a re-encoded
+    image carries no tag: so a tagged image is left as it is (passes/textures.py)."""
+    try:
+        value = image.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # malformed EXIF: a viewer cannot read it either
+        return 1
+    return value if isinstance(value, int) and 2 <= value <= 8 else 1
 
 
 def _has_alpha(image) -> bool:
