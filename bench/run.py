@@ -29,7 +29,7 @@ from .corpus import discover, select
 from .measure import Settings, measure_model
 from .paths import CHROMIUM, DEFAULT_CORPUS, DEFAULT_OUT, NATIVE_GLTFPACK, NODE_MODULES, ROOT
 from .render import Renderer, renderer_available
-from .runners import CONFIGS, GOAL_CONFIGS, SIMPLIFY_CONFIGS, TEXTURE_CONFIGS, TEXTURE_TIME_FLOORS, Config
+from .runners import CONFIGS, GOAL_CONFIGS, SIMPLIFY_CONFIGS, TEXTURE_RUNS, Config
 from .validate import validator_available
 
 
@@ -51,7 +51,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--texture-goal",
         action="store_true",
-        help=f"only the texture goal's configurations (issue 4): {', '.join((*TEXTURE_CONFIGS, *TEXTURE_TIME_FLOORS))}",
+        help=f"only the texture goal's configurations (issue 4): {', '.join(TEXTURE_RUNS)}",
     )
     p.add_argument("--list", action="store_true", help="list the configurations and exit")
     p.add_argument("--repeat", type=int, default=1, help="runs per model and configuration (time = median)")
@@ -75,7 +75,7 @@ def choose_configs(args: argparse.Namespace) -> list[Config]:
     goals = (
         (args.goal, GOAL_CONFIGS),
         (args.simplify_goal, SIMPLIFY_CONFIGS),
-        (args.texture_goal, (*TEXTURE_CONFIGS, *TEXTURE_TIME_FLOORS)),
+        (args.texture_goal, TEXTURE_RUNS),
     )
     if any(chosen for chosen, _ in goals):
         names = [name for chosen, configs in goals if chosen for name in configs]

@@ -199,6 +199,8 @@ TEXTURE_CONFIGS = (TEXTURE_ENGINE, *TEXTURE_REFERENCES)
 TEXTURE_TIME_FLOORS = ("glbcompress balanced, fixed texture quality", ENGINE)
 """Run with the texture goal, for its time line: what balanced takes with one encode per texture
 instead of the quality search, and with textures untouched (start-up and geometry alone)."""
+TEXTURE_RUNS = (*TEXTURE_CONFIGS, *TEXTURE_TIME_FLOORS)
+"""What --texture-goal runs."""
 
 
 @dataclass
